@@ -1,0 +1,41 @@
+"""Flows layer: `curate`, the parent flow that runs the pipeline's stages from one config.
+
+Validates the config and the stage list before any work, then calls each stage's flow in DAG
+order. Stages that later issues add (dedup, decontaminate, ...) register in `STAGES`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from prefect import flow
+from pydantic import Field
+
+from flows.ingest import ingest_flow
+from schemas.config import PipelineConfig, load_config
+from schemas.errors import UserError
+
+STAGES = ("ingest",)
+
+
+def check_stages(stages: list[str] | None) -> list[str]:
+    if not stages:
+        return list(STAGES)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise UserError(f"unknown stage(s) {', '.join(unknown)}: choose from {', '.join(STAGES)}")
+    return [s for s in STAGES if s in stages]
+
+
+@flow(name="curate")
+def curate_flow(
+    config_path: Annotated[str, Field(description="Pipeline config YAML.")],
+    stages: Annotated[list[str] | None, Field(description="Subset of stages; default all.")] = None,
+    home: Annotated[str | None, Field(description="Warehouse home.")] = None,
+) -> dict:
+    config: PipelineConfig = load_config(config_path)
+    results: dict[str, dict] = {}
+    for stage in check_stages(stages):
+        if stage == "ingest":
+            results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
+    return results
