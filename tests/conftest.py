@@ -50,5 +50,27 @@ def lake(home):
 def prefect_harness():
     from prefect.testing.utilities import prefect_test_harness
 
+    from prefect.settings import PREFECT_API_URL
+
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def teachable_cli(prefect_harness, tmp_path):
+    """Run the real `teachable` command in a subprocess against the session's Prefect API."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PREFECT_API_URL": prefect_harness, "COLUMNS": "200"}
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.cli", *args],
+            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"teachable {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+        return proc
+
+    return run

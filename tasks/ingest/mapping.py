@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import orjson
-
 from tasks.ingest.fields import (
     ANSWER_FIELDS,
     PROBLEM_FIELDS,
@@ -18,7 +16,7 @@ from tasks.ingest.fields import (
     prompt_id,
     text_hash,
 )
-from tasks.ingest.readers import Bad, clip
+from tasks.ingest.readers import Bad, clip, dumps
 
 DEFAULT_DOMAIN = "math"
 # Order of the tuple `RecordMapper.map` returns (the per-row columns of `prompts`).
@@ -35,7 +33,7 @@ PROMPT_COLUMNS = (
 
 
 def _raw(record: dict) -> str | None:
-    return clip(orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS))
+    return clip(dumps(record))
 
 
 @dataclass
@@ -113,7 +111,7 @@ class RecordMapper:
             used = (problem_name, answer_name, self.id_field)
             rest = {k: v for k, v in record.items() if k not in used}
             if rest:
-                extra = orjson.dumps(rest, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+                extra = dumps(rest)
         hashed = text_hash(normalize_text(problem))  # type: ignore[arg-type]
         pid = prompt_id(self.source, self.source_file, source_id, hashed)
         return (pid, source_id, problem, answer, answer_raw, domain, hashed, extra)

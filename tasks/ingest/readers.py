@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,14 @@ class Bad:
 
 
 Item = tuple[str, "dict | Bad"]
+
+
+def dumps(value: object) -> str:
+    """JSON text of any parsed record; never fails (surrogates and odd types are escaped)."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, default=str, ensure_ascii=True)
 
 
 def clip(raw: str | bytes | None) -> str | None:
@@ -97,7 +106,7 @@ def read_json_array(reader: FileReader) -> Iterator[Item]:
             if isinstance(value, dict):
                 yield str(index), value
             else:
-                raw = orjson.dumps(value, default=str)
+                raw = dumps(value)
                 kind = type(value).__name__
                 yield f"item {index}", Bad("not_an_object", f"expected an object, got {kind}", clip(raw))
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
@@ -118,16 +127,23 @@ def sniff_json_kind(path: Path) -> str:
     return "json" if head.startswith(b"[") else "jsonl"
 
 
+def _csv_cell(value: str | list | None) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else ",".join(value)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _csv_row(row: dict, number: int, width: int) -> Item:
     location = f"row {number}"
     if None in row or any(v is None for v in row.values()):
-        raw = clip(orjson.dumps(row, default=str, option=orjson.OPT_NON_STR_KEYS))
-        return location, Bad("malformed_csv_row", f"expected {width} fields", raw)
-    for value in row.values():
+        raw = ",".join(_csv_cell(v) for v in row.values())
+        return location, Bad("malformed_csv_row", f"expected {width} fields", clip(raw))
+    for value in (*row.keys(), *row.values()):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raw = "|".join(v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for v in row.values())
+            raw = ",".join(_csv_cell(v) for v in row.values())
             return location, Bad("invalid_utf8", "row has bytes that are not UTF-8", clip(raw))
     return str(number), row
 

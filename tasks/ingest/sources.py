@@ -78,6 +78,16 @@ def _expand_path(text: str) -> list[Path]:
     return [path]
 
 
+def _checked_spec(text: str) -> str:
+    from tasks.ingest.procedural import ProceduralSpec
+
+    try:
+        ProceduralSpec.parse(text)
+    except ValueError as exc:
+        raise UserError(f"bad generator spec {text!r}: {exc}") from None
+    return text
+
+
 def resolve_units(paths: list[str], fmt: str | None, split: str = "train") -> list[SourceUnit]:
     if fmt is not None and fmt not in FORMATS:
         raise UserError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
@@ -86,7 +96,7 @@ def resolve_units(paths: list[str], fmt: str | None, split: str = "train") -> li
     units: list[SourceUnit] = []
     for text in paths:
         if text.startswith(PROCEDURAL_PREFIX) or fmt == "procedural":
-            units.append(SourceUnit("procedural", text, text))
+            units.append(SourceUnit("procedural", _checked_spec(text), text))
         elif text.startswith(HF_PREFIX) or fmt == "hf":
             dataset = text.removeprefix(HF_PREFIX)
             units.append(SourceUnit("hf", dataset, f"{dataset}:{split}"))
