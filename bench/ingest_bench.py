@@ -77,13 +77,14 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         pool = work / "pool.jsonl"
         write_pool(pool, args.records)
+        size_mb = round(pool.stat().st_size / 2**20)
         ingest = bench_ingest(pool, work / "home")  # first, so peak RSS is the ingest's own
         baseline = bench_parse_baseline(pool)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "bench": "ingest",
-        "file_mb": None,
+        "file_mb": size_mb,
         "ingest": ingest,
         "baseline_parse_only": baseline,
         "ratio_vs_parse_only": round(ingest["records_per_s"] / baseline["records_per_s"], 3),
