@@ -172,7 +172,7 @@ def status(ctx: typer.Context) -> None:
     from flows.console import out, print_rows
     from warehouse.home import Home
     from warehouse.lake import Lake, duckdb_lines
-    from schemas.records import TABLES
+    from schemas.tables import TABLES
 
     home = Home.resolve(_home(ctx))
     with Lake(home, read_only=True) as lake:

@@ -13,7 +13,7 @@ from functools import cache
 
 import pyarrow as pa
 
-from schemas.records import TABLES, Record
+from schemas.records import Record
 
 _ARROW: dict[type, pa.DataType] = {
     str: pa.string(),
@@ -57,8 +57,3 @@ def arrow_schema(model: type[Record]) -> pa.Schema:
 def duckdb_columns(model: type[Record]) -> list[tuple[str, str]]:
     """[(column, DuckDB type)] in model field order."""
     return [(f.name, _DUCKDB[f.type]) for f in arrow_schema(model)]
-
-
-# Fail at import, not at first write, if a model uses a type we cannot store.
-for _model in TABLES:
-    arrow_schema(_model)

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from schemas.config_base import Settings
+from schemas.decontam import DecontamSettings
+from schemas.dedup import DedupSettings
 from schemas.errors import ConfigError
 
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
-
-
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SourceConfig(Settings):
@@ -55,6 +54,8 @@ class PipelineConfig(Settings):
     name: str = Field("teachable", description="Pipeline name; also the default release name.")
     sources: list[SourceConfig] = Field(min_length=1, description="Seed sources to ingest.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    dedup: DedupSettings = Field(default_factory=DedupSettings)
+    decontaminate: DecontamSettings = Field(default_factory=DecontamSettings)
 
 
 def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:

@@ -195,22 +195,3 @@ class DatasetVersion(Record):
     rows: int
     sha256: str = Field(description="Aggregate hash of the release files.")
     manifest: str = Field(description="The release manifest.json, as JSON text.")
-
-
-TABLES: tuple[type[Record], ...] = (
-    Run,
-    IngestFile,
-    Prompt,
-    Quarantine,
-    Duplicate,
-    Contamination,
-    BenchmarkItem,
-    DifficultySample,
-    Difficulty,
-    Rewrite,
-    Trace,
-    LLMCall,
-    DatasetVersion,
-)
-
-TABLE_BY_NAME: dict[str, type[Record]] = {model.__table__: model for model in TABLES}

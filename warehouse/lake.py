@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from schemas.arrow import arrow_schema, duckdb_columns
 from schemas.errors import UserError, WarehouseBusyError
-from schemas.records import TABLES, Record
+from schemas.records import Record
+from schemas.tables import TABLES
 from warehouse.home import Home
 
 CATALOG = "lake"

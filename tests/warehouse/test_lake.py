@@ -5,7 +5,8 @@ import pyarrow as pa
 import pytest
 
 from schemas.errors import UserError, WarehouseBusyError
-from schemas.records import TABLES, Prompt
+from schemas.records import Prompt
+from schemas.tables import TABLES
 from warehouse.lake import Lake, run_read_only
 
 
@@ -84,3 +85,12 @@ def test_second_writer_gets_a_clear_busy_error(home):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_every_table_model_has_storable_types_and_keys():
+    from schemas.arrow import arrow_schema
+
+    for model in TABLES:
+        schema = arrow_schema(model)
+        assert set(model.__key__) <= set(schema.names), model.__name__
+        assert all(not schema.field(k).nullable for k in model.__key__), model.__name__
