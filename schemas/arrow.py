@@ -15,8 +15,12 @@ import pyarrow as pa
 
 from schemas.records import Record
 
-_ARROW: dict[type, pa.DataType] = {
+_ARROW: dict[object, pa.DataType] = {
     str: pa.string(),
+    bytes: pa.binary(),
+    list[int]: pa.list_(pa.int64()),
+    list[str]: pa.list_(pa.string()),
+    list[float]: pa.list_(pa.float32()),
     int: pa.int64(),
     float: pa.float64(),
     bool: pa.bool_(),
@@ -25,6 +29,10 @@ _ARROW: dict[type, pa.DataType] = {
 
 _DUCKDB: dict[pa.DataType, str] = {
     pa.string(): "VARCHAR",
+    pa.binary(): "BLOB",
+    pa.list_(pa.int64()): "BIGINT[]",
+    pa.list_(pa.string()): "VARCHAR[]",
+    pa.list_(pa.float32()): "FLOAT[]",
     pa.int64(): "BIGINT",
     pa.float64(): "DOUBLE",
     pa.bool_(): "BOOLEAN",
