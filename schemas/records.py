@@ -116,9 +116,10 @@ class BenchmarkItem(Record):
 
 class DifficultySample(Record):
     __table__ = "difficulty_samples"
-    __key__ = ("prompt_id", "model", "sample_index")
+    __key__ = ("prompt_id", "model", "purpose", "sample_index")
     prompt_id: str
     model: str
+    purpose: str = Field(description="score (base model) | proxy (reference model, for labels)")
     sample_index: int
     response: str | None = None
     extracted_answer: str | None = None
@@ -133,8 +134,12 @@ class Difficulty(Record):
     prompt_id: str
     model: str
     n: int
+    n_correct: int = 0
     pass_rate: float | None = None
+    label: str | None = Field(None, description="The answer samples were checked against.")
+    label_source: str = Field("reference", description="reference | proxy")
     proxy_answer: str | None = None
+    proxy_agreement: float | None = Field(None, description="Share of reference samples agreeing.")
     band: str = Field(description="too_easy | teachable | too_hard | ambiguous")
     run_id: str
 
@@ -169,14 +174,16 @@ class Trace(Record):
 
 class LLMCall(Record):
     __table__ = "llm_calls"
-    __key__ = ("call_key", "attempt")
-    call_key: str = Field(description="Cache key: hash of everything that changes the answer.")
+    __key__ = ("call_id",)
+    call_id: str = Field(description="Unique id of this HTTP request / engine call.")
+    call_key: str = Field(description="Cache key of the request (first sample's key).")
     attempt: int
+    samples: int = Field(1, description="Samples (n) asked for in this call.")
     run_id: str
     stage: str
     engine: str
     model: str
-    status: str = Field(description="ok | retry | error | cached")
+    status: str = Field(description="ok | retry (failed, will retry) | error (gave up)")
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None

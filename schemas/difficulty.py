@@ -1,0 +1,38 @@
+"""Schemas layer: settings of the difficulty stage (sample the base model, keep the teachable)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from schemas.config_base import Settings
+from schemas.llm import EngineSettings
+
+DEFAULT_SYSTEM = "Solve the problem step by step. Put the final answer in \\boxed{}."
+
+
+class DifficultySettings(Settings):
+    base: EngineSettings = Field(default_factory=EngineSettings, description="The model being scored.")
+    reference: EngineSettings | None = Field(
+        None, description="Model that labels prompts without an answer (plurality vote); default: base."
+    )
+    n: int = Field(8, gt=0, description="Samples of the base model per prompt.")
+    k_reference: int = Field(8, gt=0, description="Reference samples per prompt without an answer.")
+    temperature: float = Field(1.0, ge=0, description="Sampling temperature (diversity across the n).")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(512, gt=0, description="Longest response; truncated ones count as wrong.")
+    seed: int | None = Field(0, description="Sampling seed (reproducible samples and cache keys).")
+    system_prompt: str = Field(DEFAULT_SYSTEM, description="System message of every request.")
+    low: float = Field(0.2, ge=0, le=1, description="Below: too_hard. Phi-4 pivotal data used 0.2-0.8.")
+    high: float = Field(0.8, ge=0, le=1, description="Above: too_easy. open-r1 keeps 0.1 < p < 0.9.")
+    proxy_min_agreement: float = Field(
+        0.5, ge=0, le=1, description="Reference plurality share below which a prompt is ambiguous."
+    )
+    limit: int | None = Field(None, gt=0, description="Score at most this many prompts (oldest first).")
+    sources: list[str] | None = Field(None, description="Only prompts of these sources.")
+    chunk_prompts: int = Field(64, gt=0, description="Prompts per write (one snapshot each).")
+
+    @model_validator(mode="after")
+    def _band_order(self) -> "DifficultySettings":
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        return self

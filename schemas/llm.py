@@ -1,0 +1,66 @@
+"""Schemas layer: the LLM request model and the engine settings every LLM stage shares.
+
+`LLMRequest` is engine-neutral (OpenAI-compatible servers and in-process vLLM take the same
+fields). `EngineSettings` names an endpoint and its limits; the API key is never a setting,
+only the *name* of the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.config_base import Settings
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LLMRequest(BaseModel):
+    """One chat request; `n` samples of it are asked for by the caller, not stored here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    messages: tuple[Message, ...]
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+    extra: dict[str, object] = Field(default_factory=dict, description="Extra engine params (top_k, ...).")
+    template_version: str = Field("1", description="Version of the prompt template that built it.")
+
+
+class Price(Settings):
+    input_per_mtok: float = Field(0.0, ge=0, description="USD per million prompt tokens.")
+    output_per_mtok: float = Field(0.0, ge=0, description="USD per million completion tokens.")
+
+
+class EngineSettings(Settings):
+    """Where and how to call a model."""
+
+    kind: Literal["local", "openai", "vllm"] = Field(
+        "local",
+        description="local: start the bundled vLLM server (SmolLM2) for the stage; openai: any "
+        "OpenAI-compatible endpoint (base_url); vllm: in-process vllm.LLM.",
+    )
+    model: str = Field("smollm2-135m-instruct", description="Model name (served name, or path/id for vllm).")
+    base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL (…/v1); None = OpenAI's, or the local server."
+    )
+    api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    max_concurrency: int = Field(8, gt=0, description="Requests in flight at once.")
+    requests_per_minute: float | None = Field(None, gt=0, description="Client-side request rate limit.")
+    tokens_per_minute: float | None = Field(None, gt=0, description="Client-side token rate limit.")
+    timeout_s: float = Field(120.0, gt=0, description="Per-request timeout.")
+    max_attempts: int = Field(6, gt=0, description="Attempts per request (429/5xx/timeouts retried).")
+    backoff_base_s: float = Field(0.5, ge=0, description="First retry delay; doubles, with jitter.")
+    backoff_max_s: float = Field(30.0, ge=0, description="Longest retry delay.")
+    supports_n: bool = Field(True, description="Ask for n samples in one request (else fan out).")
+    prices: dict[str, Price] = Field(default_factory=dict, description="Per-model price table for cost.")
+    vllm_args: dict[str, object] = Field(
+        default_factory=dict, description="Extra vllm.LLM(...) arguments (kind vllm)."
+    )

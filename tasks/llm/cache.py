@@ -1,0 +1,149 @@
+"""Tasks layer (llm): the persistent response cache and the durable call log.
+
+A SQLite file (WAL) below the home's cache/ dir, because every finished sample must be
+durable the moment it arrives (a crash must not re-send it) and a DuckLake commit per
+response would be one snapshot per sample. The call log is copied into the warehouse's
+`llm_calls` table by `flush_calls`; rows survive a crash and are flushed by the next run.
+Keys are hashes of everything that changes an answer; no secret ever enters this file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from schemas.arrow import arrow_schema
+from schemas.llm import LLMRequest
+from schemas.records import LLMCall
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, model TEXT, text TEXT, reasoning TEXT, finish_reason TEXT,
+    prompt_tokens INTEGER, completion_tokens INTEGER, created_at TEXT);
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY, call_key TEXT, attempt INTEGER, samples INTEGER, run_id TEXT,
+    stage TEXT, engine TEXT, model TEXT, status TEXT, prompt_tokens INTEGER,
+    completion_tokens INTEGER, cost_usd REAL, latency_s REAL, error TEXT, created_at TEXT,
+    flushed INTEGER DEFAULT 0);
+CREATE INDEX IF NOT EXISTS calls_unflushed ON calls(flushed) WHERE flushed = 0;
+"""
+_CALL_COLUMNS = (
+    "call_id", "call_key", "attempt", "samples", "run_id", "stage", "engine", "model", "status",
+    "prompt_tokens", "completion_tokens", "cost_usd", "latency_s", "error", "created_at",
+)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One generated answer (a choice of a response)."""
+
+    text: str
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def sample_key(model: str, request: LLMRequest, sample_index: int) -> str:
+    """Hash of everything that changes the answer: model, messages, sampling, template, index."""
+    payload = {"model": model, "request": request.model_dump(mode="json"), "sample_index": sample_index}
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResponseCache:
+    """Thread-safe; one connection guarded by a lock (writes are tiny and rare vs. generation)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def get_many(self, keys: list[str]) -> dict[str, Sample]:
+        found: dict[str, Sample] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT key, text, reasoning, finish_reason, prompt_tokens, completion_tokens "
+                    f"FROM responses WHERE key IN ({marks})", chunk,
+                ).fetchall()
+                for key, *rest in rows:
+                    found[key] = Sample(*rest)
+        return found
+
+    def put(self, samples: dict[str, Sample], model: str, call: dict | None = None) -> None:
+        """Store samples (and the call that produced them) in one durable transaction."""
+        at = datetime.now(UTC).isoformat()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(k, model, s.text, s.reasoning, s.finish_reason, s.prompt_tokens, s.completion_tokens, at)
+                     for k, s in samples.items()],
+                )
+                if call is not None:
+                    self._insert_call(call)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def log_call(self, call: dict) -> None:
+        with self._lock:
+            self._insert_call(call)
+
+    def _insert_call(self, call: dict) -> None:
+        row = {**call, "created_at": call.get("created_at") or datetime.now(UTC).isoformat()}
+        self._db.execute(
+            f"INSERT OR IGNORE INTO calls ({', '.join(_CALL_COLUMNS)}) VALUES ({', '.join('?' * len(_CALL_COLUMNS))})",
+            [row.get(c) for c in _CALL_COLUMNS],
+        )
+
+    def unflushed_calls(self) -> pa.Table:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls WHERE flushed = 0 ORDER BY created_at"
+            ).fetchall()
+        records = [dict(zip(_CALL_COLUMNS, r)) for r in rows]
+        for record in records:
+            record["created_at"] = datetime.fromisoformat(record["created_at"])
+        return pa.Table.from_pylist(records, schema=arrow_schema(LLMCall))
+
+    def mark_flushed(self, call_ids: list[str]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany("UPDATE calls SET flushed = 1 WHERE call_id = ?", [(c,) for c in call_ids])
+            self._db.execute("COMMIT")
+
+    def count_calls(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM calls").fetchone()[0])
+
+
+def flush_calls(cache: ResponseCache, lake) -> int:
+    """Copy not-yet-flushed call rows into the warehouse's `llm_calls` (one snapshot)."""
+    table = cache.unflushed_calls()
+    if table.num_rows == 0:
+        return 0
+    with lake.transaction():
+        lake.insert_new(LLMCall, table)
+    cache.mark_flushed(table.column("call_id").to_pylist())
+    return table.num_rows

@@ -1,0 +1,86 @@
+"""Test utility: a tiny OpenAI-compatible chat server on 127.0.0.1 with scripted answers.
+
+Answers are a function of the request (so tests can predict them), `n` is honoured unless
+`max_n` caps it, and every request is counted. `reasoning_field` adds separate reasoning the
+way reasoning models return it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def default_answer(messages: list[dict], index: int) -> str:
+    return f"Thinking about it. The answer is \\boxed{{{index % 3}}}."
+
+
+class FakeOpenAI:
+    def __init__(self, answer: Callable[[list[dict], int], str] = default_answer, *, api_key: str | None = None,
+                 max_n: int | None = None, reasoning_field: str | None = None, status: int = 200):
+        self.answer, self.api_key, self.max_n = answer, api_key, max_n
+        self.reasoning_field, self.status = reasoning_field, status
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def __enter__(self) -> "FakeOpenAI":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def completion(self, body: dict) -> dict:
+        n = body.get("n", 1)
+        if self.max_n is not None:
+            n = min(n, self.max_n)
+        with self.lock:
+            offset = sum(1 for r in self.requests if r["messages"] == body["messages"]) - 1
+        choices = []
+        for i in range(n):
+            message = {"role": "assistant", "content": self.answer(body["messages"], offset * 100 + i)}
+            if self.reasoning_field:
+                message[self.reasoning_field] = f"reasoning {i}"
+            choices.append({"index": i, "message": message, "finish_reason": "stop"})
+        return {"id": "cmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                "choices": choices, "usage": {"prompt_tokens": 10, "completion_tokens": 7 * n, "total_tokens": 10 + 7 * n}}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _reply(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._reply(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                with fake.lock:
+                    fake.requests.append(body)
+                if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
+                    return self._reply(401, {"error": {"message": "invalid api key", "type": "auth"}})
+                if fake.status != 200:
+                    return self._reply(fake.status, {"error": {"message": "scripted failure"}})
+                self._reply(200, fake.completion(body))
+
+        return Handler
