@@ -1,0 +1,32 @@
+"""Tasks layer (verify): answer extraction and verification, Prefect-free.
+
+Public API (re-exported here):
+- `extract_final_answer(response)`: the final answer a response states (last \\boxed{}, then
+  "final answer"/"answer is", then "#### n", then the last number), or None.
+- `verify_answer(response, reference, answer_type=None, timeout_s=5.0) -> Verdict`: math via
+  numbers/math-verify, option letters, normalised strings, or code tests; never raises for bad
+  model output; thread-safe.
+- `answers_equivalent(a, b)` and `canonical_answer(answer)`: compare/group extracted answers.
+- `run_code_tests(program, tests, entry_point=None, timeout_s=10, memory_mb=1024) -> Verdict`:
+  tests in a sandboxed subprocess (time, memory and network limits).
+"""
+
+from tasks.verify.code import network_isolation, run_code_tests
+from tasks.verify.extract import extract_choice, extract_code, extract_final_answer
+from tasks.verify.math import answers_equivalent, verify_answer
+from tasks.verify.normalize import canonical_answer
+from tasks.verify.verdict import ANSWER_TYPES, METHODS, Verdict
+
+__all__ = [
+    "ANSWER_TYPES",
+    "METHODS",
+    "Verdict",
+    "answers_equivalent",
+    "canonical_answer",
+    "extract_choice",
+    "extract_code",
+    "extract_final_answer",
+    "network_isolation",
+    "run_code_tests",
+    "verify_answer",
+]
