@@ -35,7 +35,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow"
 
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH)
 
 serve-model: install
 	$(VENV)/bin/teachable serve-model

@@ -145,8 +145,18 @@ def run(
     load_config(config)
     chosen = check_stages([s.strip() for s in stages.split(",") if s.strip()] if stages else None)
     results = _run_flow(lambda: curate_flow(config_path=str(config), stages=chosen, home=_home(ctx)))
+    _print_curate(results)
+
+
+def _print_curate(results: dict) -> None:
+    from flows.console import out
+
     if "ingest" in results:
         _print_ingest(results["ingest"])
+    for stage, result in results.items():
+        if stage != "ingest":
+            counts = {k: v for k, v in result.items() if isinstance(v, (int, dict)) and k not in ("histogram",)}
+            out.print(f"[bold]{stage}[/bold] run {result.get('run_id')}: {counts}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -200,6 +210,16 @@ def serve_model(
     chosen = model or str(ensure_local_model())
     config = ServerConfig(model=chosen, served_name=served_name or DEFAULT_SERVED_NAME, port=port, max_model_len=max_model_len)
     raise typer.Exit(serve_forever(config))
+
+
+def _register_stage_commands() -> None:
+    """Stage commands live beside their flows; their bodies import heavy modules lazily."""
+    from flows import difficulty_cli
+
+    app.command("difficulty")(user_errors(difficulty_cli.command))
+
+
+_register_stage_commands()
 
 
 def entrypoint() -> None:

@@ -11,11 +11,12 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 
-STAGES = ("ingest",)
+STAGES = ("ingest", "difficulty")
 
 
 def check_stages(stages: list[str] | None) -> list[str]:
@@ -38,4 +39,6 @@ def curate_flow(
     for stage in check_stages(stages):
         if stage == "ingest":
             results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
+        elif stage == "difficulty":
+            results["difficulty"] = difficulty_flow(settings=config.difficulty, home=home)
     return results

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError
 from schemas.config_base import Settings
 from schemas.decontam import DecontamSettings
 from schemas.dedup import DedupSettings
+from schemas.difficulty import DifficultySettings
 from schemas.errors import ConfigError
 
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
@@ -56,6 +57,7 @@ class PipelineConfig(Settings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     decontaminate: DecontamSettings = Field(default_factory=DecontamSettings)
+    difficulty: DifficultySettings = Field(default_factory=DifficultySettings)
 
 
 def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:

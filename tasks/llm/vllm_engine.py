@@ -27,6 +27,19 @@ def sampling_params(request: LLMRequest, n: int):
     )
 
 
+def _cpu_defaults() -> dict:
+    """On the CPU build `gpu_memory_utilization` is the share of *host* RAM vLLM reserves
+    (0.92 by default), which fails beside anything else; a 2 GB KV cache fits small models."""
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return {}
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    return {"gpu_memory_utilization": 0.2}
+
+
 class VLLMEngine:
     name = "vllm"
 
@@ -35,7 +48,7 @@ class VLLMEngine:
 
         self.settings = settings
         self.model = settings.model
-        args = {"enable_prefix_caching": True, "max_model_len": 2048, **settings.vllm_args}
+        args = {"enable_prefix_caching": True, "max_model_len": 2048, **_cpu_defaults(), **settings.vllm_args}
         self.llm = LLM(model=model_path or self._default_path(settings.model), **args)
 
     @staticmethod

@@ -58,7 +58,7 @@ def test_seed_pools_ingest_fully_and_rerun_adds_nothing(teachable, home, shared_
 
 
 def test_demo_config_runs_through_curate(teachable, home):
-    teachable(home, "run", str(REPO / "configs" / "demo.yaml"))
+    teachable(home, "run", str(REPO / "configs" / "demo.yaml"), "--stages", "ingest")
     runs = teachable(home, "sql", "select stage, status, snapshot_id from runs order by started_at", "--format", "json")
     assert [r["stage"] for r in json.loads(runs.stdout)] == ["ingest"]
     count = teachable(home, "sql", "select count(*) as n from prompts where source = 'procedural'", "--format", "json")
@@ -73,6 +73,8 @@ def test_demo_config_runs_through_curate(teachable, home):
         (["ingest", "procedural://?n=zero", "--source", "x"], "bad generator spec"),
         (["sql", "delete from prompts"], "only read-only queries"),
         (["run", "missing.yaml"], "config file not found"),
+        (["run", str(REPO / "configs" / "demo.yaml"), "--stages", "ingest,nope"], "unknown stage(s) nope"),
+        (["difficulty", "--engine", "gpt"], "Input should be 'local'"),
     ],
 )
 def test_user_mistakes_exit_2_with_one_line(home, tmp_path, args, message):
