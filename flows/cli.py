@@ -214,8 +214,9 @@ def serve_model(
 
 def _register_stage_commands() -> None:
     """Stage commands live beside their flows; their bodies import heavy modules lazily."""
-    from flows import difficulty_cli
+    from flows import dedup_cli, difficulty_cli
 
+    app.command("dedup")(user_errors(dedup_cli.command))
     app.command("difficulty")(user_errors(difficulty_cli.command))
 
 

@@ -11,12 +11,13 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.dedup import dedup_flow
 from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 
-STAGES = ("ingest", "difficulty")
+STAGES = ("ingest", "dedup", "difficulty")
 
 
 def check_stages(stages: list[str] | None) -> list[str]:
@@ -39,6 +40,8 @@ def curate_flow(
     for stage in check_stages(stages):
         if stage == "ingest":
             results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
+        elif stage == "dedup":
+            results["dedup"] = dedup_flow(settings=config.dedup, home=home)
         elif stage == "difficulty":
             results["difficulty"] = difficulty_flow(settings=config.difficulty, home=home)
     return results

