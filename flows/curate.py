@@ -14,10 +14,12 @@ from pydantic import Field
 from flows.dedup import dedup_flow
 from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
+from flows.rewrite import rewrite_flow
+from flows.traces import traces_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 
-STAGES = ("ingest", "dedup", "difficulty")
+STAGES = ("ingest", "dedup", "difficulty", "rewrite", "traces")
 
 
 def check_stages(stages: list[str] | None) -> list[str]:
@@ -44,4 +46,8 @@ def curate_flow(
             results["dedup"] = dedup_flow(settings=config.dedup, home=home)
         elif stage == "difficulty":
             results["difficulty"] = difficulty_flow(settings=config.difficulty, home=home)
+        elif stage == "rewrite":
+            results["rewrite"] = rewrite_flow(settings=config.rewrite, home=home)
+        elif stage == "traces":
+            results["traces"] = traces_flow(settings=config.traces, home=home)
     return results

@@ -18,6 +18,7 @@ from schemas.decontam import DecontamSettings
 from schemas.dedup import DedupSettings
 from schemas.difficulty import DifficultySettings
 from schemas.errors import ConfigError
+from schemas.traces import RewriteSettings, TracesSettings
 
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
 
@@ -58,6 +59,8 @@ class PipelineConfig(Settings):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     decontaminate: DecontamSettings = Field(default_factory=DecontamSettings)
     difficulty: DifficultySettings = Field(default_factory=DifficultySettings)
+    rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
+    traces: TracesSettings = Field(default_factory=TracesSettings)
 
 
 def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:

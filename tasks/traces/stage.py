@@ -1,0 +1,145 @@
+"""Tasks layer (traces): K teacher responses per teachable (or rewritten) prompt, filtered.
+
+Reads prompts whose difficulty band is wanted (or that have an accepted rewrite), kept and
+uncontaminated, without traces from this teacher yet; writes one `traces` row per response
+(kept, or dropped with its reason), a chunk of prompts per transaction. A teacher that never
+returns reasoning stops the stage with one line unless answer-only traces are allowed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from schemas.errors import UserError
+from schemas.llm import LLMRequest, Message
+from schemas.records import Trace
+from schemas.traces import TracesSettings
+from tasks.llm.base import Engine
+from tasks.llm.client import LLMClient
+from tasks.traces.filters import Checked, check_response, has_reasoning
+from warehouse.lake import Lake
+
+TEMPLATE = "traces-1"
+CHUNK = 32
+
+
+@dataclass
+class TracesReport:
+    run_id: str
+    teacher: str
+    prompts: int = 0
+    responses: int = 0
+    kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    incomplete: int = 0
+    llm: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict:
+        return {"prompts": self.prompts, "responses": self.responses, "kept": self.kept,
+                "dropped": dict(self.dropped), "incomplete": self.incomplete, "llm": dict(self.llm)}
+
+
+def select_prompts(lake: Lake, settings: TracesSettings) -> list[dict]:
+    bands = settings.bands or ["__none__"]
+    rewritten = "OR r.prompt_id IS NOT NULL" if settings.include_rewritten else ""
+    limit = f"LIMIT {int(settings.limit)}" if settings.limit else ""
+    return lake.query(
+        f"""
+        WITH d AS (SELECT prompt_id, any_value(band) AS band, any_value(label) AS label
+                   FROM difficulty GROUP BY prompt_id),
+             r AS (SELECT prompt_id, rewritten_problem, answer FROM rewrites WHERE status = 'accepted')
+        SELECT p.prompt_id, coalesce(r.rewritten_problem, p.problem) AS problem,
+               coalesce(r.answer, p.answer, d.label) AS label
+        FROM prompts p LEFT JOIN d USING (prompt_id) LEFT JOIN r USING (prompt_id)
+        WHERE (d.band IN ({', '.join('?' * len(bands))}) {rewritten})
+          AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.prompt_id = p.prompt_id)
+          AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = p.prompt_id)
+          AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.prompt_id = p.prompt_id AND t.teacher = ?)
+        ORDER BY p.ingested_at, p.prompt_id {limit}
+        """,
+        [*bands, settings.teacher.model],
+    ).to_pylist()
+
+
+def build_request(settings: TracesSettings, problem: str) -> LLMRequest:
+    return LLMRequest(
+        messages=(Message(role="system", content=settings.system_prompt), Message(role="user", content=problem)),
+        temperature=settings.temperature, max_tokens=settings.max_tokens, template_version=TEMPLATE,
+    )
+
+
+def apply_keep_policy(checked: list[Checked], tokens: list[int], keep: str) -> list[Checked]:
+    """best_of_k keeps only the shortest correct response; the others become `not_best`."""
+    if keep != "best_of_k":
+        return checked
+    kept = [i for i, c in enumerate(checked) if c.status == "kept"]
+    if len(kept) <= 1:
+        return checked
+    best = min(kept, key=lambda i: (tokens[i], i))
+    return [c if i == best or c.status != "kept" else Checked("dropped", "not_best", c.reasoning, c.solution,
+                                                               c.final_answer, c.correct)
+            for i, c in enumerate(checked)]
+
+
+class TracesStage:
+    def __init__(self, lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None):
+        self.lake, self.settings, self.run_id = lake, settings, run_id
+        self.client = LLMClient(settings.teacher, cache_path, run_id=run_id, stage="traces", engine=engine)
+        self.report = TracesReport(run_id, settings.teacher.model)
+
+    def run(self) -> TracesReport:
+        prompts = select_prompts(self.lake, self.settings)
+        self.report.prompts = len(prompts)
+        try:
+            for start in range(0, len(prompts), CHUNK):
+                self._trace_chunk(prompts[start : start + CHUNK])
+        finally:
+            self.client.flush(self.lake)
+            self.report.llm = self.client.stats
+            self.client.close()
+        return self.report
+
+    def _require_reasoning(self, responses: list[list]) -> None:
+        answered = [s for row in responses for s in row if s is not None and s.text.strip()]
+        if answered and not self.settings.allow_answer_only and not any(has_reasoning(s) for s in answered):
+            raise UserError(
+                f"teacher {self.settings.teacher.model} returned no reasoning (no reasoning_content, no <think> "
+                f"block) in {len(answered)} responses: use a reasoning model or set allow_answer_only: true"
+            )
+
+    def _trace_chunk(self, chunk: list[dict]) -> None:
+        s = self.settings
+        responses = self.client.samples([build_request(s, p["problem"]) for p in chunk], s.k)
+        self._require_reasoning(responses)
+        rows = []
+        for prompt, samples in zip(chunk, responses):
+            if any(sample is None for sample in samples):
+                self.report.incomplete += 1  # the endpoint gave up; a rerun asks again
+                continue
+            checked = [check_response(x, prompt["label"], allow_answer_only=s.allow_answer_only,
+                                      min_tokens=s.min_tokens, max_tokens=s.max_trace_tokens,
+                                      max_repetition=s.max_repetition) for x in samples]
+            checked = apply_keep_policy(checked, [x.completion_tokens for x in samples], s.keep)
+            rows += [self._row(prompt, index, sample, c) for index, (sample, c) in enumerate(zip(samples, checked))]
+        if rows:
+            with self.lake.transaction():
+                self.lake.insert_new(Trace, pa.Table.from_pylist(rows))
+
+    def _row(self, prompt: dict, index: int, sample, checked: Checked) -> dict:
+        self.report.responses += 1
+        if checked.status == "kept":
+            self.report.kept += 1
+        else:
+            self.report.dropped[checked.reason] += 1
+        return {"prompt_id": prompt["prompt_id"], "teacher": self.settings.teacher.model, "sample_index": index,
+                "reasoning": checked.reasoning, "solution": checked.solution, "final_answer": checked.final_answer,
+                "correct": checked.correct, "tokens": sample.completion_tokens, "status": checked.status,
+                "reason": checked.reason, "run_id": self.run_id}
+
+
+def run_traces(lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None) -> TracesReport:
+    return TracesStage(lake, settings, run_id, cache_path, engine).run()
