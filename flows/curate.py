@@ -14,12 +14,13 @@ from pydantic import Field
 from flows.dedup import dedup_flow
 from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
+from flows.publish import publish_flow
 from flows.rewrite import rewrite_flow
 from flows.traces import traces_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 
-STAGES = ("ingest", "dedup", "difficulty", "rewrite", "traces")
+STAGES = ("ingest", "dedup", "difficulty", "rewrite", "traces", "publish")
 
 
 def check_stages(stages: list[str] | None) -> list[str]:
@@ -50,4 +51,6 @@ def curate_flow(
             results["rewrite"] = rewrite_flow(settings=config.rewrite, home=home)
         elif stage == "traces":
             results["traces"] = traces_flow(settings=config.traces, home=home)
+        elif stage == "publish":
+            results["publish"] = publish_flow(name=config.name, settings=config.publish, home=home)
     return results

@@ -18,6 +18,7 @@ from schemas.decontam import DecontamSettings
 from schemas.dedup import DedupSettings
 from schemas.difficulty import DifficultySettings
 from schemas.errors import ConfigError
+from schemas.publish import PublishSettings
 from schemas.traces import RewriteSettings, TracesSettings
 
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
@@ -61,6 +62,7 @@ class PipelineConfig(Settings):
     difficulty: DifficultySettings = Field(default_factory=DifficultySettings)
     rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
     traces: TracesSettings = Field(default_factory=TracesSettings)
+    publish: PublishSettings = Field(default_factory=PublishSettings)
 
 
 def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:

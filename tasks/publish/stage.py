@@ -1,0 +1,102 @@
+"""Tasks layer (publish): the publish stage, warehouse in, immutable versioned release out.
+
+Reads kept traces (with their prompt, accepted rewrite and difficulty), drops what must not
+ship (each drop counted by reason), writes `releases/<name>/v<N>/` (shards, card, manifest)
+and its `dataset_versions` row atomically. When the would-be files hash the same as the
+latest version's, nothing is written and that version is returned (publishing is idempotent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from schemas.errors import UserError
+from schemas.publish import RELEASE_KEY, PublishSettings
+from schemas.records import DatasetVersion
+from tasks.publish.assemble import assemble
+from tasks.publish.card import render_card
+from tasks.publish.manifest import build_manifest, manifest_text
+from tasks.runs import now
+from warehouse.lake import Lake
+from warehouse.release_queries import difficulty_models, kept_traces, source_lineage, stage_counts
+from warehouse.releases import (
+    CARD,
+    MANIFEST,
+    check_name,
+    latest_version,
+    next_version,
+    publish_atomically,
+    remove_stale_temps,
+    staged_release,
+    version_dir,
+)
+
+
+@dataclass
+class PublishReport:
+    run_id: str
+    name: str
+    version: int
+    created: bool  # False: same content as the latest version, nothing written
+    path: str
+    rows: int
+    sha256: str
+    snapshot_id: int | None
+    stats: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_difficulty_model(lake: Lake, settings: PublishSettings) -> str | None:
+    models = difficulty_models(lake)
+    if settings.difficulty_model is not None:
+        if settings.difficulty_model not in models:
+            scored = ", ".join(models) or "none"
+            raise UserError(f"no difficulty rows for model {settings.difficulty_model!r}; scored: {scored}")
+        return settings.difficulty_model
+    if len(models) > 1:
+        raise UserError(f"difficulty has several models ({', '.join(models)}): choose one with --difficulty-model")
+    return models[0] if models else None
+
+
+def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str,
+                flow_run_id: str | None = None) -> PublishReport:
+    home = lake.home
+    check_name(name)
+    model = choose_difficulty_model(lake, settings)
+    snapshot = lake.current_snapshot()
+    candidates = kept_traces(lake, model)
+    if candidates.num_rows == 0:
+        raise UserError("no kept traces to publish; run the traces stage first")
+    assembled = assemble(candidates, settings)
+    stats = assembled.stats()
+    if assembled.table.num_rows == 0:
+        reasons = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items())
+        raise UserError(f"all {assembled.candidates} kept traces were filtered out ({reasons}); loosen the filters")
+    lineage = source_lineage(lake, sorted(assembled.files))
+    latest = latest_version(lake, name)
+    remove_stale_temps(home, name)  # we hold the warehouse write lock: no other publish is running
+    version = next_version(lake, home, name)
+    with staged_release(home, name, version) as staged:
+        staged.write_shards(assembled.table, settings.shard_rows, RELEASE_KEY)
+        staged.write_text(CARD, render_card(name, settings, stats, lineage))
+        sha256 = staged.aggregate()
+        if latest is not None and latest["sha256"] == sha256:
+            # Same files as the latest version: leaving the block discards the staged copy.
+            return PublishReport(run_id, name, latest["version"], False,
+                                 str(version_dir(home, name, latest["version"])), latest["rows"], sha256,
+                                 latest["snapshot_id"], stats)
+        created_at = now()
+        manifest = build_manifest(
+            name=name, version=version, created_at=created_at, settings=settings, run_id=run_id,
+            flow_run_id=flow_run_id, snapshot_id=snapshot, difficulty_model=model, stats=stats,
+            lineage=lineage, stage_counts=stage_counts(lake), files=staged.files, sha256=sha256,
+        )
+        text = manifest_text(manifest)
+        staged.write_text(MANIFEST, text, listed=False)
+        row = DatasetVersion(name=name, version=version, snapshot_id=snapshot, created_at=created_at,
+                             rows=stats["rows"], sha256=sha256, manifest=text)
+        publish_atomically(lake, staged, row)
+    return PublishReport(run_id, name, version, True, str(version_dir(home, name, version)),
+                         stats["rows"], sha256, snapshot, stats)
