@@ -13,22 +13,10 @@ from schemas.records import Difficulty, Prompt, Trace
 from warehouse.lake import Lake
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-# Until flows/cli.py registers the commands, register them the same way in the subprocess.
-_SHIM = (
-    "from flows.cli import app, entrypoint, user_errors\n"
-    "from flows import publish_cli\n"
-    "if not any(g.name == 'datasets' for g in app.registered_groups):\n"
-    "    app.command('publish')(user_errors(publish_cli.command))\n"
-    "    app.add_typer(publish_cli.datasets_app, name='datasets')\n"
-    "entrypoint()\n"
-)
 
 
 def _command() -> list[str]:
-    from flows.cli import app
-
-    registered = any(g.name == "datasets" for g in app.registered_groups)
-    return [sys.executable, "-m", "flows.cli"] if registered else [sys.executable, "-c", _SHIM]
+    return [sys.executable, "-m", "flows.cli"]
 
 
 @pytest.fixture
