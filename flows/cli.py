@@ -154,9 +154,15 @@ def _print_curate(results: dict) -> None:
     if "ingest" in results:
         _print_ingest(results["ingest"])
     for stage, result in results.items():
-        if stage != "ingest":
+        if stage not in ("ingest", "publish"):
             counts = {k: v for k, v in result.items() if isinstance(v, (int, dict)) and k not in ("histogram",)}
             out.print(f"[bold]{stage}[/bold] run {result.get('run_id')}: {counts}", highlight=False, soft_wrap=True)
+    if "publish" in results:
+        release = results["publish"]
+        state = "new" if release["created"] else "unchanged, same content as"
+        out.print(f"[bold]release[/bold] {release['name']} v{release['version']} ({state}, {release['rows']} rows): "
+                  f"{release['path']}", highlight=False, soft_wrap=True)
+        out.print(f"dataset card: {release['path']}/README.md", highlight=False, soft_wrap=True)
 
 
 @app.command()

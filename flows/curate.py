@@ -19,6 +19,7 @@ from flows.rewrite import rewrite_flow
 from flows.traces import traces_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
+from tasks.llm.local_engine import pointed_at, shared_local_server
 
 STAGES = ("ingest", "dedup", "difficulty", "rewrite", "traces", "publish")
 
@@ -39,8 +40,34 @@ def curate_flow(
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,
 ) -> dict:
     config: PipelineConfig = load_config(config_path)
+    chosen = check_stages(stages)
+    with shared_local_server(llm_engines(config, chosen)) as base_url:
+        return run_stages(with_local_server(config, base_url), chosen, home)
+
+
+def llm_engines(config: PipelineConfig, stages: list[str]) -> list:
+    engines = {"difficulty": [config.difficulty.base, config.difficulty.reference],
+               "rewrite": [config.rewrite.rewriter, config.rewrite.solver], "traces": [config.traces.teacher]}
+    return [e for stage in stages for e in engines.get(stage, []) if e is not None]
+
+
+def with_local_server(config: PipelineConfig, base_url: str | None) -> PipelineConfig:
+    """Point every `local` engine of the config at the run's one bundled server."""
+    if base_url is None:
+        return config
+    d, r, t = config.difficulty, config.rewrite, config.traces
+    return config.model_copy(update={
+        "difficulty": d.model_copy(update={"base": pointed_at(d.base, base_url),
+                                           "reference": d.reference and pointed_at(d.reference, base_url)}),
+        "rewrite": r.model_copy(update={"rewriter": pointed_at(r.rewriter, base_url),
+                                        "solver": r.solver and pointed_at(r.solver, base_url)}),
+        "traces": t.model_copy(update={"teacher": pointed_at(t.teacher, base_url)}),
+    })
+
+
+def run_stages(config: PipelineConfig, stages: list[str], home: str | None) -> dict:
     results: dict[str, dict] = {}
-    for stage in check_stages(stages):
+    for stage in stages:
         if stage == "ingest":
             results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
         elif stage == "dedup":

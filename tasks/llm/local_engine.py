@@ -7,6 +7,9 @@ ad-hoc runs need no endpoint. Stopped in `close()`; start-up is about 100 s on 2
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from schemas.llm import EngineSettings
 from tasks.llm.local_model import LocalModelServer, ServerConfig, ensure_local_model
 from tasks.llm.openai_engine import OpenAIEngine
@@ -22,3 +25,26 @@ class LocalServerEngine(OpenAIEngine):
 
     def close(self) -> None:
         self.server.stop()
+
+
+@contextmanager
+def shared_local_server(engines: list[EngineSettings]) -> Iterator[str | None]:
+    """One bundled server for every engine of kind `local` in a run (one ~100 s start, not
+    one per stage); yields its base URL, or None when no engine needs it."""
+    local = [e for e in engines if e.kind == "local"]
+    if not local:
+        yield None
+        return
+    server = LocalModelServer(ServerConfig(model=str(ensure_local_model()), served_name=local[0].model))
+    server.start()
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+def pointed_at(engine: EngineSettings, base_url: str | None) -> EngineSettings:
+    """A `local` engine redirected to an already running bundled server."""
+    if engine.kind != "local" or base_url is None:
+        return engine
+    return engine.model_copy(update={"kind": "openai", "base_url": base_url})
