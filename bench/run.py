@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import importlib  # noqa: E402
 
 # name -> module in bench/ with main(argv) -> dict (imported only when run)
-BENCHES = {"ingest": "ingest_bench", "dedup": "dedup_bench", "difficulty": "difficulty_bench"}
+BENCHES = {"ingest": "ingest_bench", "dedup": "dedup_bench", "decontam": "decontam_bench",
+           "difficulty": "difficulty_bench"}
 
 
 def main() -> int:

@@ -220,9 +220,10 @@ def serve_model(
 
 def _register_stage_commands() -> None:
     """Stage commands live beside their flows; their bodies import heavy modules lazily."""
-    from flows import dedup_cli, difficulty_cli, publish_cli, teacher_cli
+    from flows import decontam_cli, dedup_cli, difficulty_cli, publish_cli, teacher_cli
 
     app.command("dedup")(user_errors(dedup_cli.command))
+    app.command("decontaminate")(user_errors(decontam_cli.command))
     app.command("difficulty")(user_errors(difficulty_cli.command))
     app.command("rewrite")(user_errors(teacher_cli.rewrite_command))
     app.command("traces")(user_errors(teacher_cli.traces_command))

