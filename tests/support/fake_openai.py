@@ -8,37 +8,23 @@ way reasoning models return it.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import LoopbackServer
 
 
 def default_answer(messages: list[dict], index: int) -> str:
     return f"Thinking about it. The answer is \\boxed{{{index % 3}}}."
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     def __init__(self, answer: Callable[[list[dict], int], str] = default_answer, *, api_key: str | None = None,
                  max_n: int | None = None, reasoning_field: str | None = None, status: int = 200):
         self.answer, self.api_key, self.max_n = answer, api_key, max_n
         self.reasoning_field, self.status = reasoning_field, status
         self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen()
 
     def completion(self, body: dict) -> dict:
         n = body.get("n", 1)

@@ -10,42 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import random
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.loopback import LoopbackServer
 
 FAULTS = ("429", "500", "timeout", "malformed")
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream: str, fault_rate: float = 0.2, seed: int = 0, hang_s: float = 3.0,
                  retry_after: str = "1"):
         self.upstream = upstream.rstrip("/")
         self.fault_rate, self.hang_s, self.retry_after = fault_rate, hang_s, retry_after
         self.rng = random.Random(seed)
-        self.lock = threading.Lock()
         self.counts: Counter = Counter()
         self.succeeded: set[str] = set()
         self.repeated_after_success = 0
         self.headers_seen: list[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FaultProxy":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen()
 
     def _pick_fault(self) -> str | None:
         with self.lock:
