@@ -38,6 +38,7 @@ class LLMClient:
         self.cache = ResponseCache(cache_path)
         self.run_id, self.stage = run_id, stage
         self._engine = engine
+        self._owns_engine = engine is None  # an engine passed in is the caller's to close
         self.stats: Counter = Counter()
 
     @property
@@ -47,7 +48,7 @@ class LLMClient:
         return self._engine
 
     def close(self) -> None:
-        if self._engine is not None:
+        if self._engine is not None and self._owns_engine:
             self._engine.close()
         self.cache.close()
 

@@ -277,7 +277,7 @@ def _stop_process_group(proc: subprocess.Popen, timeout: float = 30) -> None:
     if _wait_group(proc, time.monotonic() + timeout):
         return
     _signal_group(pgid, signal.SIGKILL)
-    _wait_group(proc, time.monotonic() + 10)
+    _wait_group(proc, time.monotonic() + 30)  # a loaded machine can take a while to reap GBs of memory
 
 
 def _free_port(host: str) -> int:

@@ -58,7 +58,7 @@ class VLLMEngine:
         return str(ensure_local_model()) if model == DEFAULT_SERVED_NAME else model
 
     def close(self) -> None:
-        del self.llm
+        self.__dict__.pop("llm", None)  # idempotent; vLLM shuts its workers down on collection
 
     def generate(self, jobs: list[Job]):
         """Raw outputs for a batch (the bench compares this against the full `run` path)."""

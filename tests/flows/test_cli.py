@@ -61,8 +61,12 @@ def test_demo_config_runs_through_curate(teachable, home):
     teachable(home, "run", str(REPO / "configs" / "demo.yaml"), "--stages", "ingest")
     runs = teachable(home, "sql", "select stage, status, snapshot_id from runs order by started_at", "--format", "json")
     assert [r["stage"] for r in json.loads(runs.stdout)] == ["ingest"]
+    from schemas.config import load_config
+    from tasks.ingest.procedural import ProceduralSpec
+
+    wanted = ProceduralSpec.parse(load_config(REPO / "configs" / "demo.yaml").sources[0].paths[0]).n
     count = teachable(home, "sql", "select count(*) as n from prompts where source = 'procedural'", "--format", "json")
-    assert json.loads(count.stdout) == [{"n": 500}]
+    assert json.loads(count.stdout) == [{"n": wanted}]
 
 
 @pytest.mark.parametrize(
