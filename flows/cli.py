@@ -154,7 +154,9 @@ def _print_curate(results: dict) -> None:
     if "ingest" in results:
         _print_ingest(results["ingest"])
     for stage, result in results.items():
-        if stage not in ("ingest", "publish"):
+        if "skipped" in result:
+            out.print(f"[bold]{stage}[/bold]: skipped ({result['skipped']})", highlight=False)
+        elif stage not in ("ingest", "publish"):
             counts = {k: v for k, v in result.items() if isinstance(v, (int, dict)) and k not in ("histogram",)}
             out.print(f"[bold]{stage}[/bold] run {result.get('run_id')}: {counts}", highlight=False, soft_wrap=True)
     if "publish" in results:
