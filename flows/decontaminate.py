@@ -12,14 +12,12 @@ from typing import Annotated
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.decontam import DecontamSettings
 from tasks.decontam.report import DecontamReport
 from tasks.decontam.stage import run_decontam
-from tasks.runs import new_run_id, now, record_run
-from warehouse.home import Home
+from flows.stage_run import run_stage
 from warehouse.lake import Lake
 
 
@@ -45,16 +43,12 @@ def decontaminate_flow(
     settings: Annotated[DecontamSettings, Field(description="Benchmarks, layers, thresholds, embedding model, judge.")],
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
 ) -> dict:
-    run_id = new_run_id("decontaminate")
-    started = now()
-    with Lake(Home.resolve(home)) as lake:
-        report = decontaminate_task(lake, settings, run_id)
-        snapshot = record_run(
-            lake, run_id=run_id, stage="decontaminate", started_at=started,
-            params={"settings": settings.model_dump(), "check_key": report.check_key},
-            stats=report.stats(), flow_run_id=flow_run.id,
-        )
+    report, result = run_stage(
+        "decontaminate", settings, home, lambda lake, run_id, _cache: decontaminate_task(lake, settings, run_id),
+        stats=DecontamReport.stats,
+        params=lambda report: {"settings": settings.model_dump(), "check_key": report.check_key},
+    )
     create_table_artifact(table=report.hits or [{"benchmark": "-", "method": "-", "prompts": 0, "new": 0}],
-                          key="decontaminate-hits", description=f"Decontamination hits, run {run_id}")
-    return {"run_id": run_id, "snapshot_id": snapshot, "check_key": report.check_key,
+                          key="decontaminate-hits", description=f"Decontamination hits, run {result['run_id']}")
+    return {"run_id": result["run_id"], "snapshot_id": result["snapshot_id"], "check_key": report.check_key,
             "counts": counts(report), "hits": report.hits, "seconds": report.seconds}

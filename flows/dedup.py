@@ -11,13 +11,11 @@ from typing import Annotated
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from pydantic import Field
 
 from schemas.dedup import DedupSettings
 from tasks.dedup.stage import DedupReport, run_dedup
-from tasks.runs import new_run_id, now, record_run
-from warehouse.home import Home
+from flows.stage_run import run_stage
 from warehouse.lake import Lake
 
 
@@ -47,15 +45,10 @@ def dedup_flow(
     settings: Annotated[DedupSettings, Field(description="Dedup thresholds, shingling, LSH and embedding settings.")] = DedupSettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
 ) -> dict:
-    run_id = new_run_id("dedup")
-    started = now()
-    with Lake(Home.resolve(home)) as lake:
-        report = dedup_task(lake, settings, run_id)
-        totals = report.totals()
-        snapshot = record_run(
-            lake, run_id=run_id, stage="dedup", started_at=started,
-            params={"settings": settings.model_dump()}, stats=totals, flow_run_id=flow_run.id,
-        )
+    report, result = run_stage(
+        "dedup", settings, home, lambda lake, run_id, _cache: dedup_task(lake, settings, run_id),
+        stats=DedupReport.totals, params=lambda _report: {"settings": settings.model_dump()},
+    )
     rows = summary_rows(report)
-    create_table_artifact(table=rows, key="dedup-summary", description=f"Dedup run {run_id}")
-    return {"run_id": run_id, "snapshot_id": snapshot, "totals": totals, "summary": rows}
+    create_table_artifact(table=rows, key="dedup-summary", description=f"Dedup run {result['run_id']}")
+    return {"run_id": result["run_id"], "snapshot_id": result["snapshot_id"], "totals": report.totals(), "summary": rows}

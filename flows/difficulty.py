@@ -36,7 +36,7 @@ def difficulty_flow(
     settings: Annotated[DifficultySettings, Field(description="Engine, samples per prompt, band thresholds.")] = DifficultySettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
 ) -> dict:
-    result = run_stage("difficulty", settings, home, lambda lake, run_id, cache: score_task(lake, settings, run_id, cache))
+    _, result = run_stage("difficulty", settings, home, lambda lake, run_id, cache: score_task(lake, settings, run_id, cache))
     histogram = histogram_rows(result["correct_histogram"], result["scored"], settings.n)
     create_table_artifact(table=histogram, key="difficulty-pass-rates", description=f"Pass-rate histogram, run {result['run_id']}")
     bands = [{"band": b, "prompts": c} for b, c in sorted(result["bands"].items())]

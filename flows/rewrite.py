@@ -24,7 +24,7 @@ def rewrite_flow(
     settings: Annotated[RewriteSettings, Field(description="Rewriter engine, attempts, checks.")] = RewriteSettings(),
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,
 ) -> dict:
-    result = run_stage("rewrite", settings, home, lambda lake, run_id, cache: rewrite_task(lake, settings, run_id, cache))
+    _, result = run_stage("rewrite", settings, home, lambda lake, run_id, cache: rewrite_task(lake, settings, run_id, cache))
     rows = [{"status": "accepted", "reason": "-", "prompts": result["accepted"]}]
     rows += [{"status": "rejected", "reason": k, "prompts": v} for k, v in sorted(result["rejected"].items())]
     create_table_artifact(table=rows, key="rewrite-outcomes", description=f"Rewrites, run {result['run_id']}")

@@ -1,14 +1,15 @@
 """Flows layer: what every stage flow does around its task: run id, warehouse, run record.
 
 `run_stage` opens the warehouse once, calls the stage's task with (lake, run_id, cache path),
-records the run (settings, counters, snapshot, Prefect flow-run id) and returns the result
-dict the CLI and the curate flow print. Stage flows stay a few lines each.
+records the run (settings, counters, snapshot, Prefect flow-run id) and returns the report
+with the result dict the CLI and the curate flow print. Stage flows stay a few lines each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect.runtime import flow_run
 from pydantic import BaseModel
@@ -18,13 +19,23 @@ from warehouse.home import Home
 from warehouse.lake import Lake
 
 
-def run_stage(stage: str, settings: BaseModel, home: str | None, work: Callable[[Lake, str, Path], object]) -> dict:
+def run_stage(
+    stage: str,
+    settings: BaseModel,
+    home: str | None,
+    work: Callable[[Lake, str, Path], Any],
+    *,
+    stats: Callable[[Any], dict] = lambda report: report.as_dict(),
+    params: Callable[[Any], dict] | None = None,
+) -> tuple[Any, dict]:
+    """(the stage's report, {run_id, snapshot_id, **stats}); `params` defaults to the settings."""
     run_id = new_run_id(stage)
     started = now()
     resolved = Home.resolve(home)
     with Lake(resolved) as lake:
         report = work(lake, run_id, resolved.cache / "llm.sqlite")
-        stats = report.as_dict()
+        counters = stats(report)
+        recorded = params(report) if params else settings.model_dump(mode="json")
         snapshot = record_run(lake, run_id=run_id, stage=stage, started_at=started,
-                              params=settings.model_dump(mode="json"), stats=stats, flow_run_id=flow_run.id)
-    return {"run_id": run_id, "snapshot_id": snapshot, **stats}
+                              params=recorded, stats=counters, flow_run_id=flow_run.id)
+    return report, {"run_id": run_id, "snapshot_id": snapshot, **counters}

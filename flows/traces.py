@@ -24,7 +24,7 @@ def traces_flow(
     settings: Annotated[TracesSettings, Field(description="Teacher engine, K, filters.")] = TracesSettings(),
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,
 ) -> dict:
-    result = run_stage("traces", settings, home, lambda lake, run_id, cache: traces_task(lake, settings, run_id, cache))
+    _, result = run_stage("traces", settings, home, lambda lake, run_id, cache: traces_task(lake, settings, run_id, cache))
     rows = [{"status": "kept", "reason": "-", "responses": result["kept"]}]
     rows += [{"status": "dropped", "reason": k, "responses": v} for k, v in sorted(result["dropped"].items())]
     create_table_artifact(table=rows, key="traces-filters", description=f"Traces, run {result['run_id']}")

@@ -158,7 +158,8 @@ class DifficultyStage:
         to_score = [p for p in chunk if labels[p.prompt_id].source == "reference"
                     or (labels[p.prompt_id].answer and labels[p.prompt_id].agreement >= min_agreement)]
         requests = [build_request(self.settings, p.problem, SCORE_TEMPLATE) for p in to_score]
-        summaries = [self._ambiguous(p, labels[p.prompt_id]) for p in chunk if p not in to_score]
+        scored_ids = {p.prompt_id for p in to_score}
+        summaries = [self._ambiguous(p, labels[p.prompt_id]) for p in chunk if p.prompt_id not in scored_ids]
         for prompt, samples in zip(to_score, self.base.samples(requests, self.settings.n)):
             label = labels[prompt.prompt_id]
             rows = self._sample_rows(prompt, samples, label.answer, "score", self.settings.base.model)
