@@ -85,6 +85,17 @@ def test_faults_lose_no_sample_and_resend_nothing(local_llm_server, lake, home, 
     assert calls(lake, "status = 'ok'") == proxy.counts["upstream_ok"]
 
 
+def cached_responses(cache) -> int:
+    """Rows in the response cache; 0 while the file or its table is still being created."""
+    if not cache.exists():
+        return 0
+    with sqlite3.connect(cache) as db:
+        try:
+            return db.execute("SELECT count(*) FROM responses").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
 def test_kill_9_mid_stage_then_resume(local_llm_server, home, shared_data, tmp_path):
     with Lake(home) as lake:
         seed_gsm8k(lake, shared_data, tmp_path, 40)
@@ -100,10 +111,8 @@ def test_kill_9_mid_stage_then_resume(local_llm_server, home, shared_data, tmp_p
     cache = home.cache / "llm.sqlite"
     deadline = time.time() + 300
     while time.time() < deadline:
-        if cache.exists():
-            with sqlite3.connect(cache) as db:
-                if db.execute("SELECT count(*) FROM responses").fetchone()[0] >= 40:
-                    break
+        if cached_responses(cache) >= 40:
+            break
         time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
