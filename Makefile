@@ -9,7 +9,7 @@ export TEACHABLE_DATA ?= $(abspath $(CURDIR)/../shared/data)
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install demo test test-fast bench serve-model clean-home
+.PHONY: install system-deps demo test test-fast bench serve-model clean-home
 
 install: $(STAMP)
 
@@ -28,7 +28,11 @@ demo: install
 	$(VENV)/bin/teachable run configs/demo.yaml
 	$(VENV)/bin/teachable status
 
-test: install
+# PostgreSQL and Chromium come from Debian packages (scripts/system-deps.sh).
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: install system-deps
 	$(PY) -m pytest
 
 test-fast: install
