@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from schemas.config_base import Settings
 from schemas.decontam import DecontamSettings
@@ -20,6 +20,7 @@ from schemas.difficulty import DifficultySettings
 from schemas.errors import ConfigError
 from schemas.publish import PublishSettings
 from schemas.traces import RewriteSettings, TracesSettings
+from schemas.warehouse import WarehouseSettings
 
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
 
@@ -54,6 +55,9 @@ class IngestSettings(Settings):
 
 
 class PipelineConfig(Settings):
+    # A refused `warehouse.catalog` may hold a password: no error message may echo the input.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
     name: str = Field("teachable", description="Pipeline name; also the default release name.")
     sources: list[SourceConfig] = Field(min_length=1, description="Seed sources to ingest.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -63,6 +67,9 @@ class PipelineConfig(Settings):
     rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
     traces: TracesSettings = Field(default_factory=TracesSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    warehouse: WarehouseSettings | None = Field(
+        None, description="Catalog binding for the home (stored there on first use); unset: keep the home's."
+    )
 
 
 def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:

@@ -1,16 +1,17 @@
 """Warehouse layer: DuckLake-on-DuckDB access for every stage.
 
-Opens the catalog below a `Home` with the DuckLake extension taken from the pinned
-`duckdb-extension-ducklake` wheel (never downloaded), creates or migrates the tables of
-`schemas.records`, and offers the only write path: one transaction = one snapshot, with
-idempotent inserts keyed on each table's identity columns. Knows no stage logic.
+Opens the catalog a `Home` is bound to (the DuckDB file below it, or a PostgreSQL database)
+with DuckDB extensions taken from their pinned PyPI wheels (never downloaded), creates or
+migrates the tables of `schemas.records`, and offers the only write path: one transaction =
+one snapshot, with idempotent inserts keyed on each table's identity columns. Knows no stage logic.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 
@@ -21,71 +22,177 @@ from schemas.arrow import arrow_schema, duckdb_columns
 from schemas.errors import UserError, WarehouseBusyError
 from schemas.records import Record
 from schemas.tables import TABLES
+from schemas.warehouse import WarehouseSettings
 from warehouse.home import Home
 
 CATALOG = "lake"
+# extension -> (the wheel's module, the extension's file stem and catalog name)
+EXTENSIONS = {
+    "ducklake": ("duckdb_extension_ducklake", "ducklake"),
+    "postgres": ("duckdb_extension_postgres_scanner", "postgres_scanner"),
+}
 
 
 @cache
-def ducklake_extension_path() -> Path:
-    """The extension binary shipped in the duckdb-extension-ducklake wheel."""
-    import duckdb_extension_ducklake
-
-    root = Path(duckdb_extension_ducklake.__file__).parent / "extensions"
-    wanted = root / f"v{duckdb.__version__}" / "ducklake.duckdb_extension"
+def extension_path(name: str) -> Path:
+    """The extension binary shipped in its duckdb-extension-* wheel, for this duckdb version."""
+    module, stem = EXTENSIONS[name]
+    root = Path(importlib.import_module(module).__file__).parent / "extensions"
+    wanted = root / f"v{duckdb.__version__}" / f"{stem}.duckdb_extension"
     if not wanted.exists():
-        found = sorted(p.parent.name for p in root.glob("*/ducklake.duckdb_extension"))
+        found = sorted(p.parent.name for p in root.glob(f"*/{stem}.duckdb_extension"))
         raise RuntimeError(
-            f"duckdb {duckdb.__version__} needs duckdb-extension-ducklake of the same version; "
+            f"duckdb {duckdb.__version__} needs {module.replace('_', '-')} of the same version; "
             f"installed wheel has {found}. Reinstall with `make install`."
         )
     return wanted
 
 
-def load_ducklake(con: duckdb.DuckDBPyConnection) -> None:
+def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    stem = EXTENSIONS[name][1]
     installed = con.execute(
-        "SELECT installed FROM duckdb_extensions() WHERE extension_name = 'ducklake'"
+        "SELECT installed FROM duckdb_extensions() WHERE extension_name = ?", [stem]
     ).fetchone()
     if not (installed and installed[0]):
-        # INSTALL from the local file also lets a plain `LOAD ducklake` work for users later.
-        con.execute(f"INSTALL '{ducklake_extension_path()}'")
-    con.execute("LOAD ducklake")
+        # INSTALL from the local file also lets a plain `LOAD ...` work for users later.
+        con.execute(f"INSTALL {sql_literal(str(extension_path(name)))}")
+    con.execute(f"LOAD {stem}")
+
+
+def load_ducklake(con: duckdb.DuckDBPyConnection) -> None:
+    load_extension(con, "ducklake")
 
 
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def attach_sql(home: Home, read_only: bool) -> str:
-    options = ["READ_ONLY"] if read_only else [f"DATA_PATH '{home.data}/'"]
-    return f"ATTACH 'ducklake:{home.catalog}' AS {CATALOG} ({', '.join(options)})"
+def sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def attach_target(home: Home, binding: WarehouseSettings) -> str:
+    return f"ducklake:postgres:{binding.conninfo}" if binding.is_postgres else f"ducklake:{home.catalog}"
+
+
+def attach_sql(home: Home, binding: WarehouseSettings, read_only: bool) -> str:
+    # Readers take the data path the catalog recorded; writers state it so a mismatch is caught.
+    options = ["READ_ONLY"] if read_only else [f"DATA_PATH {sql_literal(home.data_path(binding))}"]
+    return f"ATTACH {sql_literal(attach_target(home, binding))} AS {CATALOG} ({', '.join(options)})"
+
+
+class PostgresWriterLock:
+    """Orders the write transactions of every process on one PostgreSQL catalog.
+
+    DuckLake lets several connections commit, but two writers could both find a key missing and
+    both insert it, breaking `insert_new`. A transaction-level advisory lock, taken on a
+    connection of its own before BEGIN and given back after COMMIT, serialises whole write
+    transactions; PostgreSQL drops it when its holder dies, even by SIGKILL. Readers never wait.
+    """
+
+    KEY = 0x7465616368  # any fixed bigint: advisory locks are per database, one catalog per database
+
+    def __init__(self, conninfo: str):
+        self.con = duckdb.connect()
+        load_extension(self.con, "postgres")
+        self.con.execute(f"ATTACH {sql_literal(conninfo)} AS writer_lock (TYPE postgres)")
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "SELECT * FROM postgres_query('writer_lock', "
+                f"'SELECT pg_advisory_xact_lock({self.KEY})::text')"
+            ).fetchall()
+            yield
+        finally:
+            self.con.execute("ROLLBACK")  # ends the PostgreSQL transaction: the lock goes with it
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def open_error(home: Home, binding: WarehouseSettings, exc: duckdb.Error) -> UserError | None:
+    """The user-facing error for a catalog that cannot be opened, or None for a bug."""
+    message = str(exc)
+    if not binding.is_postgres:
+        if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
+            return WarehouseBusyError(
+                f"warehouse {home.root} is in use by another teachable process; "
+                "wait for it to finish and retry"
+            )
+        return None
+    if "does not match existing data path" in message:
+        return UserError(
+            f"the PostgreSQL catalog {binding.conninfo} keeps its data in another folder "
+            f"({message.splitlines()[0]}): set the config's warehouse.data_path to that folder"
+        )
+    if "creating a new DuckLake is explicitly disabled" in message:
+        return UserError(f"no warehouse in the PostgreSQL catalog {binding.conninfo}: ingest something first")
+    return UserError(f"cannot open the PostgreSQL catalog {binding.conninfo}: {libpq_reason(message)}")
+
+
+def libpq_reason(message: str) -> str:
+    """libpq's own words: they follow the (password-free) connection string DuckDB quotes."""
+    _, found, tail = message.partition("Unable to connect to Postgres at ")
+    text = tail.partition('": ')[2] if found else message
+    return text.splitlines()[0].strip()
+
+
+def bind_catalog(home: Home, warehouse: WarehouseSettings | None) -> None:
+    """Check `warehouse` (a pipeline config's) against the home's binding; bind an unbound home
+    to it by opening the catalog once, so a catalog that does not open is never kept."""
+    home.binding(warehouse)  # a conflict raises here, before any connection
+    if warehouse is not None and not home.binding_file.exists():
+        Lake(home, warehouse=warehouse).close()
 
 
 class Lake:
-    """An open warehouse. Use as a context manager; writers hold the catalog exclusively."""
+    """An open warehouse. Use as a context manager. A writer holds a DuckDB-file catalog
+    exclusively; on a PostgreSQL catalog writers take turns per transaction, readers never wait."""
 
-    def __init__(self, home: Home, read_only: bool = False):
+    def __init__(self, home: Home, read_only: bool = False, warehouse: WarehouseSettings | None = None):
+        """`warehouse`: the catalog a pipeline config asks for (else the home's binding, else
+        $TEACHABLE_CATALOG, else the DuckDB file); a writer binds the home to it once it opened."""
         self.home = home
         self.read_only = read_only
-        if read_only and not home.exists():
+        self.binding = home.binding(warehouse)
+        if read_only and not home.exists() and not self.binding.is_postgres:
             raise UserError(f"no warehouse at {home.root}: ingest something first")
         if not read_only:
             home.create()
+            Path(home.data_path(self.binding)).mkdir(parents=True, exist_ok=True)
         self.con = duckdb.connect()
+        self._writer_lock: PostgresWriterLock | None = None
         try:
-            load_ducklake(self.con)
-            self.con.execute(attach_sql(home, read_only))
-        except duckdb.IOException as exc:
-            self.con.close()
-            if "lock" in str(exc).lower():
-                raise WarehouseBusyError(
-                    f"warehouse {home.root} is in use by another teachable process; "
-                    "wait for it to finish and retry"
-                ) from None
+            self._attach()
+            if not read_only:  # bound only once it opened: a typo in the catalog is not kept
+                self.binding = home.binding(warehouse, store=True)
+            self.con.execute(f"USE {CATALOG}")
+            if not read_only:
+                self.migrate()
+        except BaseException:
+            self.close()
             raise
-        self.con.execute(f"USE {CATALOG}")
-        if not read_only:
-            self.migrate()
+
+    def _attach(self) -> None:
+        try:
+            load_extension(self.con, "ducklake")
+            if self.binding.is_postgres:
+                load_extension(self.con, "postgres")
+                if not self.read_only:
+                    self._writer_lock = PostgresWriterLock(self.binding.conninfo)
+            with self._writing():  # two first writers must not both create the catalog's tables
+                self.con.execute(attach_sql(self.home, self.binding, self.read_only))
+        except duckdb.Error as exc:
+            error = open_error(self.home, self.binding, exc)
+            if error is None:
+                raise
+            raise error from None
+
+    def _writing(self) -> AbstractContextManager[None]:
+        return self._writer_lock.held() if self._writer_lock else nullcontext()
 
     def __enter__(self) -> "Lake":
         return self
@@ -95,6 +202,8 @@ class Lake:
 
     def close(self) -> None:
         self.con.close()
+        if self._writer_lock:
+            self._writer_lock.close()
 
     # --- schema -------------------------------------------------------------------------
     def columns(self, table: str) -> list[str]:
@@ -106,7 +215,17 @@ class Lake:
         return [r[0] for r in rows]
 
     def migrate(self) -> list[str]:
-        """Create missing tables and add missing columns (additive, in one snapshot)."""
+        """Create missing tables and add missing columns (additive, in one snapshot).
+
+        The columns are read inside the transaction: on a PostgreSQL catalog another process may
+        have migrated between our open and our turn at the writer lock."""
+        with self.transaction():
+            changes = self._schema_changes()
+            for statement in changes:
+                self.con.execute(statement)
+        return changes
+
+    def _schema_changes(self) -> list[str]:
         changes: list[str] = []
         for model in TABLES:
             existing = set(self.columns(model.__table__))
@@ -120,23 +239,20 @@ class Lake:
                     for n, t in wanted
                     if n not in existing
                 ]
-        if changes:
-            with self.transaction():
-                for statement in changes:
-                    self.con.execute(statement)
         return changes
 
     # --- writes -------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One DuckLake snapshot; an exception (or a crash) leaves no partial rows."""
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+        with self._writing():
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
 
     def insert_new(self, model: type[Record], batch: pa.Table) -> int:
         """Insert the rows whose key is not in the table yet; returns how many were new."""
@@ -205,9 +321,14 @@ def to_json_rows(table: pa.Table) -> str:
 
 def duckdb_lines(home: Home) -> list[str]:
     """The lines a user runs in plain DuckDB (Python) to open this warehouse read-only."""
+    binding = home.binding()
+    loads = "LOAD ducklake; LOAD postgres" if binding.is_postgres else "LOAD ducklake"
+    attach = f"con.sql(\"ATTACH {sql_literal(attach_target(home, binding))} AS lake (READ_ONLY); USE lake\")"
+    if binding.is_postgres:
+        attach += "  # password, if any: PGPASSWORD or ~/.pgpass"
     return [
         "import duckdb; con = duckdb.connect()",
-        'con.sql("LOAD ducklake")  # installed from the pinned wheel by teachable',
-        f"con.sql(\"ATTACH 'ducklake:{home.catalog}' AS lake (READ_ONLY); USE lake\")",
+        f'con.sql("{loads}")  # installed from the pinned wheels by teachable',
+        attach,
         'con.sql("SELECT source, count(*) FROM prompts GROUP BY 1").show()',
     ]
