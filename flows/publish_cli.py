@@ -69,7 +69,7 @@ def command(
     from schemas.errors import UserError
     from schemas.publish import PublishSettings
     from warehouse.home import Home
-    from warehouse.releases import check_name
+    from warehouse.releases import REPORT, check_name
 
     check_name(name)
     options: dict[str, Any] = {
@@ -90,7 +90,7 @@ def command(
 
         return publish_flow(name=name, settings=settings, home=str(home.root))
 
-    result = _run_flow(start)
+    result = _run_flow(start, str(home.root))
     stats = result["stats"]
     rows = [{"by": d, "value": k, "records": v} for d in ("source", "domain", "band") for k, v in stats[f"by_{d}"].items()]
     print_rows(rows, title=f"{name}@v{result['version']}")
@@ -99,6 +99,7 @@ def command(
     if result["created"]:
         out.print(f"published {name}@v{result['version']}: {result['rows']} rows, sha256 {result['sha256'][:12]} "
                   f"-> {result['path']}", highlight=False, soft_wrap=True)
+        out.print(f"report: {result['path']}/{REPORT}", highlight=False, soft_wrap=True)
     else:
         out.print(f"unchanged: {name}@v{result['version']} already holds this content (sha256 "
                   f"{result['sha256'][:12]}); nothing written", highlight=False, soft_wrap=True)
@@ -191,7 +192,9 @@ def verify_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="NAME@V", help="Release to check, e.g. mathmix@v1.")],
 ) -> None:
-    """Recompute every file's sha256 and the aggregate; exit 1 naming each changed, missing or extra file."""
+    """Recompute every file's sha256 and the aggregate; exit 1 naming each changed, missing or extra file.
+
+    report.html is not checked: a derived view, regenerated with `teachable report NAME@V`."""
     from flows.console import out
     from tasks.publish.compare import resolve, verify
 

@@ -1,7 +1,8 @@
 """Warehouse layer: the read-only SQL the publish stage needs (candidates, lineage, counts).
 
 `kept_traces` returns every kept trace with what a release record is made of and the flags
-that may exclude it; it decides nothing. `stage_counts` and `source_lineage` feed the manifest.
+that may exclude it; it decides nothing. `stage_counts`, `source_lineage` and
+`contaminated_prompts_by_benchmark` feed the manifest.
 """
 
 from __future__ import annotations
@@ -69,6 +70,14 @@ def stage_counts(lake: Lake) -> dict:
             "by_teacher": _grouped(lake, "traces", ("teacher", "status")),
         },
     }
+
+
+def contaminated_prompts_by_benchmark(lake: Lake) -> dict[str, int]:
+    """Distinct prompts flagged per benchmark (a prompt may count for several benchmarks)."""
+    rows = lake.query(
+        "SELECT benchmark, count(DISTINCT prompt_id) AS n FROM contamination GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    return {r["benchmark"]: int(r["n"]) for r in rows}
 
 
 def source_lineage(lake: Lake, files: list[tuple[str, str]]) -> list[dict]:

@@ -45,11 +45,11 @@ def listing(lake: Lake) -> list[dict]:
     ]
 
 
-def _flatten(value: object, prefix: str = "") -> dict[str, object]:
+def flatten(value: object, prefix: str = "") -> dict[str, object]:
     if isinstance(value, dict) and value:
         flat: dict[str, object] = {}
         for key, item in value.items():
-            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+            flat.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: value}
 
@@ -66,7 +66,7 @@ def summary(home: Home, row: dict) -> dict[str, list[dict]]:
     }
     counts = [{"by": d, "value": v, "records": n} for d in DIMENSIONS for v, n in release[f"by_{d}"].items()]
     drops = [{"reason": k, "records": v} for k, v in release["dropped"].items()]
-    stages = [{"count": k, "value": v} for k, v in _flatten(m["stages"]).items()]
+    stages = [{"count": k, "value": v} for k, v in flatten(m["stages"]).items()]
     sources = [{"source": s["source"], "file": s["source_file"], "sha256": (s["content_sha256"] or "-")[:16]}
                for s in m["sources"]]
     files = [{"path": f["path"], "rows": f.get("rows", "-"), "bytes": f["bytes"], "sha256": f["sha256"][:16]}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from schemas.publish import PublishSettings
 
-FORMAT = 1  # bump when the manifest's shape changes
+FORMAT = 2  # bump when the manifest's shape changes (2: `stats`, distributions for the report)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -50,6 +50,7 @@ def build_manifest(
     stats: dict,
     lineage: list[dict],
     stage_counts: dict,
+    distributions: dict,
     files: list[dict],
     sha256: str,
 ) -> dict:
@@ -68,6 +69,7 @@ def build_manifest(
         "release": stats,
         "sources": lineage,
         "stages": stage_counts,
+        "stats": distributions,
         "files": sorted(files, key=lambda f: f["path"]),
         "sha256": sha256,
     }

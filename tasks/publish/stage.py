@@ -1,9 +1,10 @@
 """Tasks layer (publish): the publish stage, warehouse in, immutable versioned release out.
 
 Reads kept traces (with their prompt, accepted rewrite and difficulty), drops what must not
-ship (each drop counted by reason), writes `releases/<name>/v<N>/` (shards, card, manifest)
-and its `dataset_versions` row atomically. When the would-be files hash the same as the
-latest version's, nothing is written and that version is returned (publishing is idempotent).
+ship (each drop counted by reason), writes `releases/<name>/v<N>/` (shards, card, manifest,
+and the unhashed report.html) and its `dataset_versions` row atomically. When the would-be
+files hash the same as the latest version's, nothing is written and that version is returned
+(publishing is idempotent).
 """
 
 from __future__ import annotations
@@ -13,15 +14,25 @@ from dataclasses import asdict, dataclass, field
 from schemas.errors import UserError
 from schemas.publish import RELEASE_KEY, PublishSettings
 from schemas.records import DatasetVersion
-from tasks.publish.assemble import assemble
+from tasks.failpoints import failpoint
+from tasks.publish.assemble import Assembled, assemble
 from tasks.publish.card import render_card
 from tasks.publish.manifest import build_manifest, manifest_text
+from tasks.publish.stats import release_stats
+from tasks.report.build import render_report
 from tasks.runs import now
 from warehouse.lake import Lake
-from warehouse.release_queries import difficulty_models, kept_traces, source_lineage, stage_counts
+from warehouse.release_queries import (
+    contaminated_prompts_by_benchmark,
+    difficulty_models,
+    kept_traces,
+    source_lineage,
+    stage_counts,
+)
 from warehouse.releases import (
     CARD,
     MANIFEST,
+    REPORT,
     check_name,
     latest_version,
     next_version,
@@ -60,6 +71,12 @@ def choose_difficulty_model(lake: Lake, settings: PublishSettings) -> str | None
     return models[0] if models else None
 
 
+def distributions(lake: Lake, assembled: Assembled) -> dict:
+    """The manifest's `stats`: what the report charts beyond counts, fixed at publish time."""
+    return {**release_stats(assembled.table),
+            "contamination": {"prompts_by_benchmark": contaminated_prompts_by_benchmark(lake)}}
+
+
 def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str,
                 flow_run_id: str | None = None) -> PublishReport:
     home = lake.home
@@ -91,12 +108,16 @@ def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str
         manifest = build_manifest(
             name=name, version=version, created_at=created_at, settings=settings, run_id=run_id,
             flow_run_id=flow_run_id, snapshot_id=snapshot, difficulty_model=model, stats=stats,
-            lineage=lineage, stage_counts=stage_counts(lake), files=staged.files, sha256=sha256,
+            lineage=lineage, stage_counts=stage_counts(lake), distributions=distributions(lake, assembled),
+            files=staged.files, sha256=sha256,
         )
         text = manifest_text(manifest)
         staged.write_text(MANIFEST, text, listed=False)
+        # A derived view of the manifest: unlisted, so it changes neither the hash nor the no-op test.
+        staged.write_text(REPORT, render_report(manifest), listed=False)
         row = DatasetVersion(name=name, version=version, snapshot_id=snapshot, created_at=created_at,
                              rows=stats["rows"], sha256=sha256, manifest=text)
+        failpoint("publish.staged")  # every file staged, nothing committed
         publish_atomically(lake, staged, row)
     return PublishReport(run_id, name, version, True, str(version_dir(home, name, version)),
                          stats["rows"], sha256, snapshot, stats)

@@ -135,7 +135,8 @@ RELEASE_FILES = ["data/train-00000-of-00003.parquet", "data/train-00001-of-00003
 def test_verify_names_any_release_file_with_one_flipped_byte(warehouse, target):
     publish(warehouse, PublishSettings(shard_rows=7))
     path = version_dir(warehouse.home, "mix", 1)
-    assert sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()) == sorted(RELEASE_FILES)
+    on_disk = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file())
+    assert on_disk == sorted([*RELEASE_FILES, releases.REPORT])  # the report: derived, never verified
     file = path / target
     file.chmod(0o644)
     data = bytearray(file.read_bytes())
@@ -144,6 +145,17 @@ def test_verify_names_any_release_file_with_one_flipped_byte(warehouse, target):
     problems = verify_release(warehouse.home, get_version(warehouse, "mix", 1))
     assert problems[0].startswith(f"{target}: changed"), problems
     assert [p for p in problems if not p.startswith("aggregate")] == problems[:1]  # only that file is named
+
+
+def test_the_report_is_beside_the_card_but_outside_the_hash_and_verify(warehouse):
+    publish(warehouse)
+    path = version_dir(warehouse.home, "mix", 1)
+    manifest = json.loads(get_version(warehouse, "mix", 1)["manifest"])
+    assert (path / releases.REPORT).stat().st_mode & 0o777 == 0o444
+    assert releases.REPORT not in {f["path"] for f in manifest["files"]}
+    releases.make_writable(path)
+    (path / releases.REPORT).write_text("tampered")
+    assert verify_release(warehouse.home, get_version(warehouse, "mix", 1)) == []
 
 
 def test_publishing_the_same_content_again_is_a_no_op(warehouse):
