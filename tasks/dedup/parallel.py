@@ -1,5 +1,7 @@
-"""Tasks layer (dedup): a small ordered process pool for the stage's CPU-bound shard work.
+"""Tasks layer (dedup): the shard-mapper contract and its default, a small ordered process pool.
 
+A `ShardMapper` runs the stage's CPU-bound shard work; the stage takes any (flows/ maps shards
+over Prefect task runners, Dask included) and defaults to `Workers`:
 `Workers(n).map(fn, items)` runs `fn(*args)` for each `(tag, args)` item and yields
 `(tag, result)` in input order, with at most two items per worker in flight, so memory stays
 bounded however many shards there are. With n == 1 everything runs in this process (no start-up
@@ -14,9 +16,19 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class ShardMapper(Protocol):
+    """Runs `fn(*args)` for each `(tag, args)` item and yields `(tag, result)` in input order.
+
+    `fn` is a module-level function and `args` plain data (arrays, strings, frozen dataclasses),
+    so an implementation may pickle them to other processes or machines. Consuming the results
+    lazily lets an implementation bound how many shards are in flight."""
+
+    def map(self, fn: Callable[..., Any], items: Iterable[tuple[T, tuple]]) -> Iterator[tuple[T, Any]]: ...
 
 
 def default_workers() -> int:

@@ -17,7 +17,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -29,7 +29,7 @@ from tasks.dedup import store
 from tasks.dedup.clusters import Drop, resolve
 from tasks.dedup.lsh import candidate_pairs
 from tasks.dedup.minhash import LshParams, choose_bands, sign_shard
-from tasks.dedup.parallel import Workers, default_workers, warm_up
+from tasks.dedup.parallel import ShardMapper, Workers, default_workers, warm_up
 from tasks.dedup.semantic import semantic_duplicates
 from tasks.dedup.shingles import number_hashes
 from tasks.dedup.verify import chunks, keep_similar, number_guard, score_pairs
@@ -114,7 +114,7 @@ def _rank(lake: Lake, settings: DedupSettings, report: DedupReport) -> tuple[pa.
     return ranked.filter(is_exact), ranked.filter(pc.invert(is_exact))
 
 
-def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: Workers) -> Pending:
+def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: ShardMapper) -> Pending:
     """Band keys and number hashes of every survivor: shards stream from the warehouse to the
     worker processes while earlier shards are signed; the texts stay for verification."""
     m = survivors.num_rows
@@ -155,6 +155,13 @@ def _workers(settings: DedupSettings, m: int) -> int:
     return 1 if m <= settings.shard_size else (settings.workers or default_workers())
 
 
+def _mapper(
+    shards: ShardMapper | None, settings: DedupSettings, m: int
+) -> AbstractContextManager[ShardMapper]:
+    """The caller's mapper (it owns its lifetime), else the local pool, closed after the run."""
+    return nullcontext(shards) if shards is not None else Workers(_workers(settings, m))
+
+
 def _pool_candidates(
     lake: Lake, pending: Pending, rows: np.ndarray, report: DedupReport
 ) -> tuple[list[str], tuple]:
@@ -169,7 +176,7 @@ def _pool_candidates(
 
 
 def _near_duplicates(
-    lake: Lake, settings: DedupSettings, pending: Pending, report: DedupReport, workers: Workers
+    lake: Lake, settings: DedupSettings, pending: Pending, report: DedupReport, workers: ShardMapper
 ) -> tuple[list[Drop], list[str]]:
     """MinHash drops (ids: pending positions, then pool ids) and the pool's prompt ids."""
     m = len(pending)
@@ -252,11 +259,14 @@ def _point_at_kept(rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def run_dedup(lake: Lake, settings: DedupSettings, run_id: str) -> DedupReport:
+def run_dedup(
+    lake: Lake, settings: DedupSettings, run_id: str, shards: ShardMapper | None = None
+) -> DedupReport:
+    """`shards` runs signing and verification shards (default: local worker processes)."""
     report = DedupReport(run_id=run_id, params_key=params_key(settings))
     report.pool_before = store.pool_size(lake, report.params_key)
     at_most_pending = lake.count("prompts") - report.pool_before
-    if settings.minhash and _workers(settings, at_most_pending) > 1:
+    if shards is None and settings.minhash and _workers(settings, at_most_pending) > 1:
         warm_up()  # worker start-up (imports) overlaps with ranking the pending prompts
     with _timed(report, "rank"):
         exact, survivors = _rank(lake, settings, report)
@@ -264,7 +274,7 @@ def run_dedup(lake: Lake, settings: DedupSettings, run_id: str) -> DedupReport:
         return report
     rows = list(zip(exact.column("prompt_id").to_pylist(), exact.column("exact_of").to_pylist(),
                     ["exact"] * exact.num_rows, [1.0] * exact.num_rows))
-    with Workers(_workers(settings, survivors.num_rows)) as workers:
+    with _mapper(shards, settings, survivors.num_rows) as workers:
         with _timed(report, "sign"):
             pending = _sign(lake, settings, survivors, workers)
         report.no_shingles = int((~pending.has_shingles).sum()) if settings.minhash else 0

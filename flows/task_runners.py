@@ -1,0 +1,186 @@
+"""Flows layer: where a stage's CPU-heavy shards run, chosen with `--task-runner`.
+
+`parse` turns `local` (the stage's own process pool), `threads[:N]` or `dask://HOST:PORT` into
+a Prefect task runner (None for local); a bad value or an unreachable scheduler is a UserError.
+`on_task_runner` gives the stage flow to call; inside it `flow_shards` gives the stage a
+`ShardMapper` that submits one Prefect task per shard to the flow's task runner.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from prefect import Flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from schemas.errors import UserError
+from tasks.dedup.parallel import default_workers
+
+T = TypeVar("T")
+CHOICES = "local, threads[:N] or dask://HOST:PORT"
+CONNECT_TIMEOUT_S = 5.0
+
+
+def parse(spec: str | None) -> TaskRunner | None:
+    """The task runner a `--task-runner` value names; None for `local` (and no value)."""
+    kind, value = kind_of(spec), (spec or "").strip()
+    if kind == "threads":
+        return ThreadPoolTaskRunner(max_workers=_threads(value))
+    if kind == "dask":
+        host, port = _host_port(value)
+        address = f"tcp://{host}:{port}"
+        _reachable(host, port, address)
+        from prefect_dask import DaskTaskRunner  # imported here: distributed is slow to import
+
+        return DaskTaskRunner(address=address)
+    return None
+
+
+def kind_of(spec: str | None) -> str:
+    """local | threads | dask; a malformed value is a UserError (no connection is tried)."""
+    value = (spec or "local").strip()
+    if value == "local":
+        return "local"
+    if value == "threads" or value.startswith("threads:"):
+        _threads(value)
+        return "threads"
+    if value.startswith("dask://"):
+        _host_port(value)
+        return "dask"
+    raise UserError(f"unknown task runner {value!r}: use {CHOICES}")
+
+
+def _threads(value: str) -> int:
+    count = value.partition(":")[2] or str(default_workers())
+    if not count.isdigit() or int(count) < 1:
+        raise UserError(f"bad task runner {value!r}: threads:N needs a whole number N >= 1")
+    return int(count)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(value)
+        host, port, rest = parts.hostname, parts.port, parts.path.strip("/") + parts.query
+    except ValueError:  # a port that is not a number in 0-65535
+        host = port = rest = None
+    if not host or not port or rest:
+        raise UserError(f"bad task runner {value!r}: use dask://HOST:PORT (the scheduler's address)")
+    return host, port
+
+
+def _reachable(host: str, port: int, address: str) -> None:
+    # Checked before any work: the Dask client would only fail at the first shard, after a
+    # 30 s timeout, as a traceback inside the flow run.
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {reason} "
+                        "(is `dask scheduler` running there?)") from None
+
+
+def on_task_runner(stage_flow: Flow, spec: str | None) -> Callable[..., Any]:
+    """`stage_flow` as it is for `local`, else a copy on the spec's task runner that is told
+    (its `task_runner` parameter) to send its shards there."""
+    runner = parse(spec)
+    if runner is None:
+        return stage_flow
+    return partial(stage_flow.with_options(task_runner=runner), task_runner=spec)
+
+
+def flow_shards(stage: str, spec: str | None) -> "TaskRunnerShards | None":
+    """Inside a stage flow: the mapper for its `task_runner` parameter (None: local pool)."""
+    kind = kind_of(spec)
+    if kind == "local":
+        return None
+    context = FlowRunContext.get()
+    runner = context.task_runner if context else None
+    if runner is None or _kind(runner) != kind:
+        # A flow called directly with the parameter would silently map on its default runner.
+        raise UserError(f"the {stage} flow was given task_runner={spec!r} but does not run on it: "
+                        "call it through flows.task_runners.on_task_runner")
+    return TaskRunnerShards(stage, runner, _api_for_workers(kind, runner, context))
+
+
+def _api_for_workers(kind: str, runner: TaskRunner, context: FlowRunContext) -> str | None:
+    """The Prefect API URL Dask workers on this machine should report to, if they would not
+    know it: workers get the flow's settings, not its client, so with no PREFECT_API_URL set
+    each one would start its own temporary Prefect server (about 15 s) and record its task runs
+    there instead of beside the flow run. Remote workers cannot reach a loopback server."""
+    if kind != "dask" or PREFECT_API_URL.value():
+        return None
+    host = urlsplit(runner.address).hostname or ""
+    return str(context.client.api_url) if host in ("127.0.0.1", "localhost", "::1") else None
+
+
+def _kind(runner: TaskRunner) -> str:
+    if isinstance(runner, ThreadPoolTaskRunner):
+        return "threads"
+    from prefect_dask import DaskTaskRunner
+
+    return "dask" if isinstance(runner, DaskTaskRunner) else type(runner).__name__
+
+
+class Boxed:
+    """A shard's arguments in a box that neither Prefect nor Dask looks into: both would walk
+    every text of the shard (for futures, for graph keys), and Dask rebuilds tuples, which
+    breaks Prefect's own `quote` box (a namedtuple)."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args: tuple):
+        self.args = args
+
+    def __dask_tokenize__(self) -> int:
+        return id(self)  # instead of hashing the data: the key carries the task run id anyway
+
+
+@task(cache_policy=NO_CACHE)
+def shard_task(fn: Callable[..., Any], boxed: Boxed) -> Any:
+    """One shard of a stage's CPU work, on whichever worker the task runner picks."""
+    return fn(*boxed.args)
+
+
+class TaskRunnerShards:
+    """A `ShardMapper` over a flow's task runner: one task run per shard, results in input
+    order, at most two shards per worker slot in flight so memory stays bounded."""
+
+    def __init__(self, stage: str, runner: TaskRunner, api_url: str | None = None):
+        self.stage, self.runner, self.api_url = stage, runner, api_url
+
+    def map(self, fn: Callable[..., Any], items: Iterable[tuple[T, tuple]]) -> Iterator[tuple[T, Any]]:
+        named = shard_task.with_options(name=f"{self.stage}-{fn.__name__}")
+        window, in_flight = deque(), 2 * self._slots()
+        for tag, args in items:
+            with self._worker_settings():
+                window.append((tag, named.submit(fn, Boxed(args))))
+            if len(window) >= in_flight:
+                yield self._result(*window.popleft())
+        while window:
+            yield self._result(*window.popleft())
+
+    def _worker_settings(self) -> AbstractContextManager:
+        # Entered around each submit only: the settings travel with the task's context, and a
+        # context held open across this generator's yields would leak into the caller.
+        return temporary_settings({PREFECT_API_URL: self.api_url}) if self.api_url else nullcontext()
+
+    @staticmethod
+    def _result(tag: T, future: Any) -> tuple[T, Any]:
+        return tag, future.result()
+
+    def _slots(self) -> int:
+        """Shards the runner works on at once: its threads, or the Dask cluster's threads."""
+        if isinstance(self.runner, ThreadPoolTaskRunner):
+            return max(1, min(self.runner._max_workers, 64))  # unbounded by default
+        client = getattr(self.runner, "client", None)
+        threads = sum(client.nthreads().values()) if client is not None else 0
+        return max(1, threads or default_workers())
