@@ -101,7 +101,7 @@ def ingest(
     )
     settings = IngestSettings(max_problem_chars=max_problem_chars, batch_size=batch_size)
     resolve_units(config.paths, config.format, config.split)  # fail fast, before Prefect starts
-    result = _run_flow(lambda: _ingest_flow()(sources=[config], settings=settings, home=_home(ctx)))
+    result = _run_flow(lambda: _ingest_flow()(sources=[config], settings=settings, home=_home(ctx)), _home(ctx))
     _print_ingest(result)
 
 
@@ -111,13 +111,21 @@ def _ingest_flow():
     return ingest_flow
 
 
-def _run_flow(start: Callable[[], dict]) -> dict:
+def _run_flow(start: Callable[[], dict], home: str | None, wait: float | None = None) -> dict:
+    """Run a flow with a progress bar, holding the home's run lock first: a busy home is then
+    refused (or waited for) here, in one line, before Prefect starts; the flow re-enters it."""
+    import shlex
+
     from flows.console import BarProgress
     from tasks.progress import use_progress
+    from warehouse.home import Home
+    from warehouse.runlock import hold_home
 
-    _quiet_offline_prefect()
-    with use_progress(BarProgress()):
-        return start()
+    what = "teachable " + " ".join(shlex.quote(arg) for arg in sys.argv[1:])
+    with hold_home(Home.resolve(home), what, wait):
+        _quiet_offline_prefect()
+        with use_progress(BarProgress()):
+            return start()
 
 
 def _print_ingest(result: dict) -> None:
@@ -137,15 +145,43 @@ def run(
     ctx: typer.Context,
     config: Annotated[Path, typer.Argument(help="Pipeline config YAML.")],
     stages: Annotated[Optional[str], typer.Option(help="Comma-separated subset of stages (default: all).")] = None,
+    wait: Annotated[Optional[float], typer.Option(
+        help="If another run holds the home, wait up to this many seconds (default: refuse at once, "
+             "or $TEACHABLE_LOCK_WAIT).")] = None,
+    task_runner: Annotated[Optional[str], typer.Option(
+        help="Where CPU stages' shards run: local (worker processes), threads[:N] or dask://HOST:PORT.")] = None,
 ) -> None:
-    """Run the curate flow: every stage of the pipeline config, in order."""
+    """Run the curate flow: every stage of the pipeline config, in order.
+
+    One run per home at a time: a second run refuses with the first one's pid unless --wait."""
     from flows.curate import check_stages, curate_flow
+    from flows.task_runners import parse as task_runner_of
     from schemas.config import load_config
 
-    load_config(config)
+    pipeline = load_config(config)
     chosen = check_stages([s.strip() for s in stages.split(",") if s.strip()] if stages else None)
-    results = _run_flow(lambda: curate_flow(config_path=str(config), stages=chosen, home=_home(ctx)))
-    _print_curate(results)
+    _bind_catalog(_home(ctx), pipeline.warehouse)
+    task_runner_of(task_runner)  # fail fast, before Prefect starts
+    outcome = _run_flow(lambda: curate_flow(config_path=str(config), stages=chosen, home=_home(ctx), lock_wait=wait,
+                                            task_runner=task_runner), _home(ctx), wait=wait)
+    _print_curate(outcome["stages"])
+    _print_monitoring(outcome)
+
+
+def _bind_catalog(home: str | None, warehouse: Any) -> None:
+    """Bind the home to the config's catalog before Prefect starts: a conflict is one line, exit 2."""
+    from warehouse.home import Home
+    from warehouse.lake import bind_catalog
+
+    bind_catalog(Home.resolve(home), warehouse)
+
+
+def _print_monitoring(outcome: dict) -> None:
+    from flows.console import print_rows
+
+    print_rows(outcome["funnel"], title="funnel (in = kept + dropped)")
+    if outcome["llm_usage"]:
+        print_rows(outcome["llm_usage"], title="LLM usage")
 
 
 def _print_curate(results: dict) -> None:
@@ -222,7 +258,7 @@ def serve_model(
 
 def _register_stage_commands() -> None:
     """Stage commands live beside their flows; their bodies import heavy modules lazily."""
-    from flows import decontam_cli, dedup_cli, difficulty_cli, publish_cli, teacher_cli
+    from flows import decontam_cli, dedup_cli, difficulty_cli, publish_cli, report_cli, teacher_cli
 
     app.command("dedup")(user_errors(dedup_cli.command))
     app.command("decontaminate")(user_errors(decontam_cli.command))
@@ -231,6 +267,7 @@ def _register_stage_commands() -> None:
     app.command("traces")(user_errors(teacher_cli.traces_command))
     app.command("publish")(user_errors(publish_cli.command))
     app.add_typer(publish_cli.datasets_app, name="datasets")
+    app.command("report")(user_errors(report_cli.command))
 
 
 _register_stage_commands()

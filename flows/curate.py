@@ -15,12 +15,17 @@ from flows.decontaminate import decontaminate_flow
 from flows.dedup import dedup_flow
 from flows.difficulty import difficulty_flow
 from flows.ingest import ingest_flow
+from flows.monitoring import publish_curate_artifacts
 from flows.publish import publish_flow
 from flows.rewrite import rewrite_flow
+from flows.task_runners import on_task_runner, parse
 from flows.traces import traces_flow
 from schemas.config import PipelineConfig, load_config
 from schemas.errors import UserError
 from tasks.llm.local_engine import pointed_at, shared_local_server
+from warehouse.home import Home
+from warehouse.lake import Lake, bind_catalog
+from warehouse.runlock import hold_home
 
 STAGES = ("ingest", "dedup", "decontaminate", "difficulty", "rewrite", "traces", "publish")
 
@@ -39,11 +44,21 @@ def curate_flow(
     config_path: Annotated[str, Field(description="Pipeline config YAML.")],
     stages: Annotated[list[str] | None, Field(description="Subset of stages; default all.")] = None,
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,
+    lock_wait: Annotated[float | None, Field(description="Seconds to wait if another run holds the home; default $TEACHABLE_LOCK_WAIT or 0.")] = None,
+    task_runner: Annotated[str | None, Field(description="Where CPU stages' shards run: local (default), threads[:N] or dask://HOST:PORT.")] = None,
 ) -> dict:
     config: PipelineConfig = load_config(config_path)
     chosen = check_stages(stages)
-    with shared_local_server(llm_engines(config, chosen)) as base_url:
-        return run_stages(with_local_server(config, base_url), chosen, home)
+    parse(task_runner)  # a bad value or an unreachable scheduler fails before any stage runs
+    resolved = Home.resolve(home)
+    # One run per home for the whole DAG: a second run must not slip in between two stages.
+    with hold_home(resolved, f"teachable run {config_path}", lock_wait):
+        bind_catalog(resolved, config.warehouse)  # a deployment's run binds its home like `teachable run`
+        with shared_local_server(llm_engines(config, chosen)) as base_url:
+            results = run_stages(with_local_server(config, base_url), chosen, home, task_runner)
+        with Lake(resolved, read_only=True) as lake:
+            monitoring = publish_curate_artifacts(results, lake)
+    return {"stages": results, **monitoring}
 
 
 def llm_engines(config: PipelineConfig, stages: list[str]) -> list:
@@ -66,13 +81,13 @@ def with_local_server(config: PipelineConfig, base_url: str | None) -> PipelineC
     })
 
 
-def run_stages(config: PipelineConfig, stages: list[str], home: str | None) -> dict:
+def run_stages(config: PipelineConfig, stages: list[str], home: str | None, task_runner: str | None = None) -> dict:
     results: dict[str, dict] = {}
     for stage in stages:
         if stage == "ingest":
             results["ingest"] = ingest_flow(sources=config.sources, settings=config.ingest, home=home)
         elif stage == "dedup":
-            results["dedup"] = dedup_flow(settings=config.dedup, home=home)
+            results["dedup"] = on_task_runner(dedup_flow, task_runner)(settings=config.dedup, home=home)
         elif stage == "decontaminate":
             if config.decontaminate.benchmarks:  # nothing to check against: skipped, said in the result
                 results["decontaminate"] = decontaminate_flow(settings=config.decontaminate, home=home)

@@ -56,7 +56,7 @@ def command(
 
         return decontaminate_flow(settings=settings, home=home)
 
-    print_result(_run_flow(start))
+    print_result(_run_flow(start, _home(ctx)))
 
 
 def print_result(result: dict) -> None:

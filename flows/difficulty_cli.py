@@ -37,7 +37,7 @@ def command(
 
         return difficulty_flow(settings=settings, home=_home(ctx))
 
-    result = _run_flow(start)
+    result = _run_flow(start, _home(ctx))
     print_rows(result["histogram"], title=f"pass rates ({result['scored']} prompts scored, run {result['run_id']})")
     print_rows(result["bands_rows"], title="bands")
     llm = result["llm"]

@@ -14,11 +14,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows.monitoring import stage_progress
 from schemas.config import IngestSettings, SourceConfig
 from tasks.ingest.stage import IngestReport, ingest_source
 from tasks.runs import new_run_id, now, record_run
 from warehouse.home import Home
 from warehouse.lake import Lake
+from warehouse.runlock import hold_home
 
 
 @task(name="ingest-source", cache_policy=NO_CACHE)
@@ -54,7 +56,8 @@ def ingest_flow(
 ) -> dict:
     run_id = new_run_id("ingest")
     started = now()
-    with Lake(Home.resolve(home)) as lake:
+    resolved = Home.resolve(home)
+    with hold_home(resolved, "teachable ingest"), stage_progress("ingest"), Lake(resolved) as lake:
         reports = [ingest_source_task(lake, source, settings, run_id) for source in sources]
         totals = {k: sum(r.totals()[k] for r in reports) for k in ("read", "ingested", "unchanged", "quarantined")}
         stats = {"totals": totals, "units": [u.as_dict() for r in reports for u in r.units]}

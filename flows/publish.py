@@ -20,6 +20,7 @@ from tasks.publish.stage import PublishReport, run_publish
 from tasks.runs import new_run_id, now, record_run
 from warehouse.home import Home
 from warehouse.lake import Lake
+from warehouse.runlock import hold_home
 
 
 @task(name="write-release", cache_policy=NO_CACHE)
@@ -53,7 +54,8 @@ def publish_flow(
 ) -> dict:
     run_id = new_run_id("publish")
     started = now()
-    with Lake(Home.resolve(home)) as lake:
+    resolved = Home.resolve(home)
+    with hold_home(resolved, f"teachable publish {name}"), Lake(resolved) as lake:
         report = publish_task(lake, name, settings, run_id, flow_run.id)
         snapshot = record_run(lake, run_id=run_id, stage="publish", started_at=started,
                               params={"name": name, **settings.model_dump(mode="json")},

@@ -14,9 +14,12 @@ from typing import Any
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
+from flows.llm_limits import endpoint_limits
+from flows.monitoring import stage_progress
 from tasks.runs import new_run_id, now, record_run
 from warehouse.home import Home
 from warehouse.lake import Lake
+from warehouse.runlock import hold_home
 
 
 def run_stage(
@@ -32,7 +35,7 @@ def run_stage(
     run_id = new_run_id(stage)
     started = now()
     resolved = Home.resolve(home)
-    with Lake(resolved) as lake:
+    with hold_home(resolved, f"teachable {stage}"), stage_progress(stage), endpoint_limits(), Lake(resolved) as lake:
         report = work(lake, run_id, resolved.cache / "llm.sqlite")
         counters = stats(report)
         recorded = params(report) if params else settings.model_dump(mode="json")

@@ -30,7 +30,7 @@ def _run(ctx: typer.Context, flow_name: str, settings) -> dict:
 
         return traces_flow(settings=settings, home=_home(ctx))
 
-    return _run_flow(start)
+    return _run_flow(start, _home(ctx))
 
 
 def rewrite_command(

@@ -20,6 +20,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.pop("TEACHABLE_HOME", None)  # tests always pass an explicit home
+os.environ.pop("TEACHABLE_CATALOG", None)  # ... bound to the catalog the test chooses
+os.environ.pop("TEACHABLE_FAILPOINTS", None)
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from tasks.ingest.readers import Bad
 from tasks.ingest.sources import SourceUnit, read_unit, resolve_units, unit_size
 from tasks.progress import progress
 from tasks.runs import now
+from tasks.failpoints import failpoint
 from warehouse.lake import Lake
 
 _POSITION_WORD = {"jsonl": "line", "json": "item"}
@@ -139,6 +140,7 @@ def ingest_unit(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: In
                 good += 1
             if len(batch) >= settings.batch_size:
                 stats.ingested += batch.flush(lake)
+                failpoint("ingest.batch")  # rows written, transaction not committed
             if stats.read % PROGRESS_EVERY == 0:
                 sink.update(position(), read=stats.read)
         if stats.read == 0:

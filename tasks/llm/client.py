@@ -15,6 +15,7 @@ from schemas.llm import EngineSettings, LLMRequest
 from tasks.llm.base import Engine, Job
 from tasks.llm.cache import ResponseCache, Sample, flush_calls, sample_key
 from tasks.progress import progress
+from tasks.failpoints import failpoint
 
 
 def make_engine(settings: EngineSettings) -> Engine:
@@ -75,6 +76,7 @@ class LLMClient:
         def on_samples(job: Job, keys: list[str], samples: list[Sample], call: dict) -> None:
             nonlocal done
             self.cache.put(dict(zip(keys, samples)), self.settings.model, self._tag(call))
+            failpoint(f"llm.samples.{self.stage}")  # cached, stage rows not yet written
             found.update(zip(keys, samples))
             self.stats["requests_ok"] += 1
             self.stats["samples_generated"] += len(samples)

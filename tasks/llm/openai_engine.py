@@ -21,6 +21,7 @@ import openai
 from schemas.llm import EngineSettings, LLMRequest
 from tasks.llm.base import CallCallback, Job, LLMFatalError, SamplesCallback, run_coroutine, split_tokens
 from tasks.llm.cache import Sample
+from tasks.llm.gates import endpoint_slot, limit_name
 from tasks.llm.limits import RateLimiter
 
 RETRYABLE = (
@@ -92,6 +93,7 @@ class OpenAIEngine:
                 raise LLMFatalError(f"set the {settings.api_key_env} environment variable (no API key found)")
             self._api_key = "EMPTY"  # local OpenAI-compatible servers accept any key
         self.supports_n = settings.supports_n
+        self._limit = limit_name(settings.base_url, settings.model)
 
     def close(self) -> None:
         pass
@@ -124,7 +126,7 @@ class OpenAIEngine:
         remaining = list(job.keys)
         while remaining:
             n = len(remaining) if self.supports_n else 1
-            async with gate:
+            async with gate, endpoint_slot(self._limit, self.settings.max_concurrency, self.settings.requests_per_minute):
                 samples, call = await self._call(client, limiter, job.request, n, remaining[0], on_call)
             if samples is None:
                 return  # gave up after max_attempts; the error is logged, a rerun retries

@@ -8,6 +8,7 @@ way reasoning models return it.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
@@ -20,10 +21,12 @@ def default_answer(messages: list[dict], index: int) -> str:
 
 class FakeOpenAI(LoopbackServer):
     def __init__(self, answer: Callable[[list[dict], int], str] = default_answer, *, api_key: str | None = None,
-                 max_n: int | None = None, reasoning_field: str | None = None, status: int = 200):
+                 max_n: int | None = None, reasoning_field: str | None = None, status: int = 200,
+                 delay_s: float = 0.0):
         self.answer, self.api_key, self.max_n = answer, api_key, max_n
-        self.reasoning_field, self.status = reasoning_field, status
+        self.reasoning_field, self.status, self.delay_s = reasoning_field, status, delay_s
         self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
         self._listen()
 
     def completion(self, body: dict) -> dict:
@@ -67,6 +70,15 @@ class FakeOpenAI(LoopbackServer):
                     return self._reply(401, {"error": {"message": "invalid api key", "type": "auth"}})
                 if fake.status != 200:
                     return self._reply(fake.status, {"error": {"message": "scripted failure"}})
-                self._reply(200, fake.completion(body))
+                with fake.lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    if fake.delay_s:
+                        time.sleep(fake.delay_s)  # a slow model: keeps a run busy long enough to race it
+                    self._reply(200, fake.completion(body))
+                finally:
+                    with fake.lock:
+                        fake.in_flight -= 1
 
         return Handler

@@ -1,0 +1,68 @@
+"""Flows layer: LLM endpoint limits as Prefect global concurrency limits.
+
+When a Prefect server is present (PREFECT_API_URL set), every request to an endpoint holds a
+slot of the global concurrency limit `llm-<endpoint>-<model>` (created on first use with the
+engine's max_concurrency; change it in the UI or with `prefect gcl update` and every run
+obeys), and, if the engine has requests_per_minute, a rate limit `<name>-rpm` whose slots
+decay at rpm/60 per second. Without a server the engines' own per-process limits apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.asyncio import concurrency, rate_limit
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.settings import PREFECT_API_URL
+
+from tasks.llm.gates import install_gate
+
+
+class PrefectEndpointGate:
+    def __init__(self) -> None:
+        self.ensured: set[str] = set()
+
+    async def _ensure(self, name: str, limit: int, decay: float | None = None) -> None:
+        if name in self.ensured:
+            return
+        async with get_client() as client:
+            try:
+                await client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                try:
+                    fields = {"slot_decay_per_second": decay} if decay else {}
+                    await client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=limit, **fields))
+                except ObjectAlreadyExists:
+                    pass  # another run created it first: theirs (or the operator's) wins
+        self.ensured.add(name)
+
+    @asynccontextmanager
+    async def slot(self, name: str, concurrency_limit: int, requests_per_minute: float | None) -> AsyncIterator[None]:
+        await self._ensure(name, concurrency_limit)
+        if requests_per_minute:
+            per_minute = max(1, int(requests_per_minute))
+            await self._ensure(f"{name}-rpm", per_minute, per_minute / 60.0)
+            await rate_limit(f"{name}-rpm", occupy=1, strict=True)
+        async with concurrency(name, occupy=1, strict=True):
+            yield
+
+
+def server_present() -> bool:
+    return bool(PREFECT_API_URL.value())
+
+
+@contextmanager
+def endpoint_limits() -> Iterator[None]:
+    """Share LLM endpoint limits through the Prefect server for the duration of a stage."""
+    if not server_present():
+        yield
+        return
+    previous = install_gate(PrefectEndpointGate())
+    try:
+        yield
+    finally:
+        install_gate(previous)
