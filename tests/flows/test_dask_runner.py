@@ -20,7 +20,7 @@ SHARD = 150  # prompts per shard: the pool below makes several signing shards
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    distributed = pytest.importorskip("distributed")
+    import distributed
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        host="127.0.0.1", dashboard_address=None)
     client = distributed.Client(cluster)

@@ -16,7 +16,7 @@ _databases = itertools.count()
 @pytest.fixture(scope="session")
 def postgres():
     if postgres_bin() is None:
-        pytest.skip("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): run `make system-deps`")
+        pytest.fail("PostgreSQL binaries not found (/usr/lib/postgresql/*/bin): run `make system-deps`")
     server = PostgresServer()
     with server:
         yield server
