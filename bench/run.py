@@ -16,7 +16,7 @@ import importlib  # noqa: E402
 
 # name -> module in bench/ with main(argv) -> dict (imported only when run)
 BENCHES = {"ingest": "ingest_bench", "dedup": "dedup_bench", "decontam": "decontam_bench",
-           "difficulty": "difficulty_bench"}
+           "difficulty": "difficulty_bench", "incremental": "incremental_bench"}
 
 
 def main() -> int:

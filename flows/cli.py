@@ -201,6 +201,7 @@ def _print_curate(results: dict) -> None:
         out.print(f"[bold]release[/bold] {release['name']} v{release['version']} ({state}, {release['rows']} rows): "
                   f"{release['path']}", highlight=False, soft_wrap=True)
         out.print(f"dataset card: {release['path']}/README.md", highlight=False, soft_wrap=True)
+        out.print(f"report: {release['path']}/report.html", highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -1,7 +1,9 @@
 """Flows layer: `curate`, the parent flow that runs the pipeline's stages from one config.
 
-Validates the config and the stage list before any work, then calls each stage's flow in DAG
-order. Stages that later issues add (dedup, decontaminate, ...) register in `STAGES`.
+Validates the config and the stage list before any work, holds the home's run lock for the
+whole DAG, starts one local model server for every `kind: local` engine, calls each stage's
+flow in order (each stage does only what is new), and ends with the run's funnel and LLM-usage
+artifacts. The `curate-nightly` deployment of prefect.yaml runs it on a schedule.
 """
 
 from __future__ import annotations
