@@ -30,7 +30,8 @@ def main() -> int:
         results[name] = importlib.import_module(f"bench.{BENCHES[name]}").main([])
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    kept = json.loads(out.read_text()) if out.exists() else {}  # a partial run keeps the others' figures
+    out.write_text(json.dumps({**kept, **results}, indent=2))
     failed = [n for n, r in results.items() if not r.get("meets_targets", True)]
     print(f"results in {out}; below target: {', '.join(failed) or 'none'}")
     return 0
