@@ -16,8 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -37,12 +41,12 @@ def write_seeds(folder: Path, pool: int, new: int) -> dict[str, str]:
     return {r["problem"]: r["answer"] for r in records}
 
 
-def config(path: Path, base_url: str, files: list[Path]) -> Path:
+def config(path: Path, base_url: str, files: list[Path], n: int) -> Path:
     engine = {"kind": "openai", "base_url": base_url, "model": "oracle", "max_concurrency": 16}
     path.write_text(yaml.safe_dump({
         "name": "incremental",
         "sources": [{"name": "seeds", "paths": [str(f) for f in files]}],
-        "difficulty": {"base": engine, "n": 4, "max_tokens": 64},
+        "difficulty": {"base": engine, "n": n, "max_tokens": 64},
         "rewrite": {"rewriter": engine, "attempts": 1, "max_tokens": 64},
         "traces": {"teacher": engine, "k": 1, "max_tokens": 64, "bands": ["teachable", "too_easy"]},
         "publish": {"license": "mit"},
@@ -68,34 +72,50 @@ def warm_up_prefect() -> None:
     nothing()
 
 
+@contextmanager
+def oracle_endpoint(spec: str) -> Iterator[str]:
+    """The oracle server in a process of its own, so it does not share this process's GIL."""
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.oracle_server", spec], stdout=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def llm_requests(stages: dict) -> int:
+    return sum(r.get("llm", {}).get("requests_ok", 0) for r in stages.values() if isinstance(r, dict))
+
+
 def main(argv: list[str]) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pool", type=int, default=100_000, help="prompts in the first run")
+    parser.add_argument("--pool", type=int, default=20_000,
+                        help="prompts in the first run (the issue asks 100k: the full run then takes over an hour "
+                             "here, most of it the loopback endpoint)")
     parser.add_argument("--new-share", type=float, default=0.01, help="new prompts added for the rerun, as a share of the pool")
+    parser.add_argument("--samples", type=int, default=1,
+                        help="difficulty samples per prompt (the rerun's cost does not grow with it)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the work folder here instead of a temporary one")
     args = parser.parse_args(argv)
-
-    from tests.support.fake_openai import FakeOpenAI
-    from tests.support.oracle import oracle
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="teachable-incr-"))
     work.mkdir(parents=True, exist_ok=True)
     new = max(1, round(args.pool * args.new_share))
     try:
-        answers = write_seeds(work, args.pool, new)
+        write_seeds(work, args.pool, new)
         warm_up_prefect()
-        with FakeOpenAI(oracle(answers)) as fake:
-            full_s, full = timed_curate(config(work / "full.yaml", fake.base_url, [work / "pool.jsonl"]), work / "home")
-            full_requests = len(fake.requests)
+        with oracle_endpoint(SPEC.format(n=args.pool + new)) as base_url:
+            full_s, full = timed_curate(config(work / "full.yaml", base_url, [work / "pool.jsonl"], args.samples), work / "home")
             rerun_s, rerun = timed_curate(
-                config(work / "rerun.yaml", fake.base_url, [work / "pool.jsonl", work / "new.jsonl"]), work / "home")
-            rerun_requests = len(fake.requests) - full_requests
+                config(work / "rerun.yaml", base_url, [work / "pool.jsonl", work / "new.jsonl"], args.samples), work / "home")
+        full_requests, rerun_requests = (llm_requests(stages["stages"]) for stages in (full, rerun))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
     ratio = rerun_s / full_s
     result = {
-        "bench": "incremental", "pool": args.pool, "new": new,
+        "bench": "incremental", "pool": args.pool, "new": new, "samples": args.samples,
         "full_s": round(full_s, 1), "rerun_s": round(rerun_s, 1), "ratio": round(ratio, 4),
         "full_llm_requests": full_requests, "rerun_llm_requests": rerun_requests,
         "full_funnel": full["funnel"], "rerun_funnel": rerun["funnel"],
@@ -109,7 +129,5 @@ def main(argv: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     main(sys.argv[1:])
