@@ -9,6 +9,7 @@ decay at rpm/60 per second. Without a server the engines' own per-process limits
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -19,6 +20,9 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 
 from tasks.llm.gates import install_gate
+
+OPT_OUT = "TEACHABLE_PREFECT_LIMITS"
+LEASE_S = 60.0
 
 
 class PrefectEndpointGate:
@@ -47,12 +51,15 @@ class PrefectEndpointGate:
             per_minute = max(1, int(requests_per_minute))
             await self._ensure(f"{name}-rpm", per_minute, per_minute / 60.0)
             await rate_limit(f"{name}-rpm", occupy=1, strict=True)
-        async with concurrency(name, occupy=1, strict=True):
+        # A killed run cannot release its slots; the shortest lease the server takes (60 s)
+        # bounds how long they stay occupied (the server's repossessor frees expired leases).
+        async with concurrency(name, occupy=1, strict=True, lease_duration=LEASE_S):
             yield
 
 
 def server_present() -> bool:
-    return bool(PREFECT_API_URL.value())
+    """A Prefect server to share limits through, unless TEACHABLE_PREFECT_LIMITS=0 opts out."""
+    return bool(PREFECT_API_URL.value()) and os.environ.get(OPT_OUT, "1").strip() != "0"
 
 
 @contextmanager
