@@ -51,4 +51,4 @@ def decontaminate_flow(
     create_table_artifact(table=report.hits or [{"benchmark": "-", "method": "-", "prompts": 0, "new": 0}],
                           key="decontaminate-hits", description=f"Decontamination hits, run {result['run_id']}")
     return {"run_id": result["run_id"], "snapshot_id": result["snapshot_id"], "check_key": report.check_key,
-            "counts": counts(report), "hits": report.hits, "seconds": report.seconds}
+            "counts": counts(report), "hits": report.hits, "seconds": report.seconds, "funnel": result["funnel"]}

@@ -69,4 +69,5 @@ def dedup_flow(
     )
     rows = summary_rows(report)
     create_table_artifact(table=rows, key="dedup-summary", description=f"Dedup run {result['run_id']}")
-    return {"run_id": result["run_id"], "snapshot_id": result["snapshot_id"], "totals": report.totals(), "summary": rows}
+    return {"run_id": result["run_id"], "snapshot_id": result["snapshot_id"], "totals": report.totals(), "summary": rows,
+            "funnel": result["funnel"]}

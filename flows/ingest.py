@@ -17,7 +17,7 @@ from pydantic import Field
 from flows.monitoring import stage_progress
 from schemas.config import IngestSettings, SourceConfig
 from tasks.ingest.stage import IngestReport, ingest_source
-from tasks.runs import new_run_id, now, record_run
+from tasks.runs import Funnel, new_run_id, now, record_run
 from warehouse.home import Home
 from warehouse.lake import Lake
 from warehouse.runlock import hold_home
@@ -60,7 +60,8 @@ def ingest_flow(
     with hold_home(resolved, "teachable ingest"), stage_progress("ingest"), Lake(resolved) as lake:
         reports = [ingest_source_task(lake, source, settings, run_id) for source in sources]
         totals = {k: sum(r.totals()[k] for r in reports) for k in ("read", "ingested", "unchanged", "quarantined")}
-        stats = {"totals": totals, "units": [u.as_dict() for r in reports for u in r.units]}
+        funnel = Funnel.total(r.funnel() for r in reports).as_dict()
+        stats = {"totals": totals, "units": [u.as_dict() for r in reports for u in r.units], "funnel": funnel}
         snapshot = record_run(
             lake, run_id=run_id, stage="ingest", started_at=started,
             params={"sources": [s.model_dump() for s in sources], "settings": settings.model_dump()},
@@ -68,4 +69,4 @@ def ingest_flow(
         )
     rows = summary_rows(reports)
     create_table_artifact(table=rows, key="ingest-summary", description=f"Ingest run {run_id}")
-    return {"run_id": run_id, "snapshot_id": snapshot, "totals": totals, "files": rows}
+    return {"run_id": run_id, "snapshot_id": snapshot, "totals": totals, "files": rows, "funnel": funnel}

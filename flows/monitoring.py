@@ -83,50 +83,16 @@ def stage_progress(stage: str) -> Iterator[None]:
 
 # --- the curate run's summary ---------------------------------------------------------------
 
-def _dropped(result: dict, *keys: str) -> dict[str, int]:
-    merged: dict[str, int] = {}
-    for key in keys:
-        for reason, count in (result.get(key) or {}).items():
-            if count:
-                merged[reason] = merged.get(reason, 0) + int(count)
-    return merged
-
-
 def funnel_row(stage: str, result: dict) -> dict | None:
-    """(in, kept, dropped by reason) of one stage's result dict, or None if it has no funnel."""
+    """One funnel table row from a stage result's `funnel` (see tasks.runs.Funnel), or None."""
     if "skipped" in result:
         return {"stage": stage, "in": 0, "kept": 0, "dropped": 0, "reasons": f"skipped: {result['skipped']}"}
-    if stage == "ingest":
-        t = result["totals"]
-        row = (t["read"], t["ingested"] + t["unchanged"], {"quarantined": t["quarantined"]} if t["quarantined"] else {})
-    elif stage == "dedup":
-        t = result.get("totals", {})
-        row = (t.get("considered", 0), t.get("kept", 0), _dropped(t, "dropped"))
-    elif stage == "decontaminate":
-        c = result.get("counts", {})
-        row = (c.get("checked", 0), c.get("checked", 0) - c.get("contaminated", 0),
-               {"contaminated": c["contaminated"]} if c.get("contaminated") else {})
-    elif stage == "difficulty":
-        bands = result.get("bands", {})
-        dropped = {b: n for b, n in bands.items() if b != "teachable"}
-        if result.get("incomplete"):
-            dropped["incomplete"] = result["incomplete"]
-        row = (result.get("considered", 0), bands.get("teachable", 0), dropped)
-    elif stage == "rewrite":
-        row = (result.get("candidates", 0), result.get("accepted", 0), _dropped(result, "rejected"))
-    elif stage == "traces":
-        dropped = _dropped(result, "dropped")
-        if result.get("incomplete"):
-            dropped["incomplete"] = result["incomplete"]
-        row = (result.get("responses", 0), result.get("kept", 0), dropped)
-    elif stage == "publish":
-        stats = result.get("stats", {})
-        row = (result.get("rows", 0) + sum(stats.get("dropped", {}).values()), result.get("rows", 0), _dropped(stats, "dropped"))
-    else:
+    funnel = result.get("funnel")
+    if funnel is None:
         return None
-    seen, kept, dropped = row
-    return {"stage": stage, "in": int(seen), "kept": int(kept), "dropped": int(sum(dropped.values())),
-            "reasons": ", ".join(f"{k} {v}" for k, v in sorted(dropped.items())) or "-"}
+    dropped = funnel["dropped"]
+    return {"stage": stage, "in": funnel["in"], "kept": funnel["kept"], "dropped": sum(dropped.values()),
+            "reasons": ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"}
 
 
 def funnel_rows(results: dict[str, dict]) -> list[dict]:

@@ -31,13 +31,13 @@ def run_stage(
     stats: Callable[[Any], dict] = lambda report: report.as_dict(),
     params: Callable[[Any], dict] | None = None,
 ) -> tuple[Any, dict]:
-    """(the stage's report, {run_id, snapshot_id, **stats}); `params` defaults to the settings."""
+    """(the stage's report, {run_id, snapshot_id, **stats, funnel}); `params` defaults to the settings."""
     run_id = new_run_id(stage)
     started = now()
     resolved = Home.resolve(home)
     with hold_home(resolved, f"teachable {stage}"), stage_progress(stage), endpoint_limits(), Lake(resolved) as lake:
         report = work(lake, run_id, resolved.cache / "llm.sqlite")
-        counters = stats(report)
+        counters = {**stats(report), "funnel": report.funnel().as_dict()}
         recorded = params(report) if params else settings.model_dump(mode="json")
         snapshot = record_run(lake, run_id=run_id, stage=stage, started_at=started,
                               params=recorded, stats=counters, flow_run_id=flow_run.id)

@@ -8,10 +8,39 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from schemas.records import Run
 from warehouse.lake import Lake
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """What one stage run took in, kept, and dropped by reason (in = kept + dropped).
+
+    Each stage report says this about itself, so the curate funnel reads one shape whatever
+    the stage counts (prompts, responses, release rows).
+    """
+
+    seen: int
+    kept: int
+    dropped: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def total(cls, funnels: Iterable[Funnel]) -> Funnel:
+        seen = kept = 0
+        dropped: dict[str, int] = {}
+        for f in funnels:
+            seen, kept = seen + f.seen, kept + f.kept
+            for reason, n in f.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + n
+        return cls(seen, kept, dropped)
+
+    def as_dict(self) -> dict:
+        return {"in": int(self.seen), "kept": int(self.kept),
+                "dropped": {k: int(v) for k, v in sorted(self.dropped.items()) if v}}
 
 
 def new_run_id(stage: str) -> str:

@@ -61,16 +61,10 @@ def prefect_harness():
 @pytest.fixture
 def teachable_cli(prefect_harness, tmp_path):
     """Run the real `teachable` command in a subprocess against the session's Prefect API."""
-    import subprocess
-    import sys
+    from tests.support.cli import run_cli
 
-    env = {**os.environ, "PREFECT_API_URL": prefect_harness, "COLUMNS": "200"}
-
-    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "flows.cli", *args],
-            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
-        )
+    def run(*args: str, check: bool = True):
+        proc = run_cli(prefect_harness, *args, cwd=tmp_path)
         if check and proc.returncode != 0:
             raise AssertionError(f"teachable {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
         return proc

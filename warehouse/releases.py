@@ -183,11 +183,15 @@ def publish_atomically(lake: Lake, staged: StagedRelease, row: DatasetVersion) -
 
     Only a kill -9 between the rename and COMMIT can leave a `v<N>` directory without a row;
     `next_version` never reuses its number and every reader goes through the rows, so it is inert.
+    Homes sharing one PostgreSQL catalog can both pick the same number; the second to commit finds
+    the row taken (write transactions are serialised there) and writes nothing.
     """
     staged.seal()
     try:
         with lake.transaction():
-            lake.insert_records([row])
+            if lake.insert_records([row]) == 0:
+                raise UserError(f"{row.name}@v{row.version} was recorded by another writer on this catalog "
+                                "while this publish ran; nothing was written: publish again")
             staged.commit()
     except BaseException:
         staged.discard()

@@ -8,6 +8,7 @@ the warehouse so that a rerun that found nothing new still shows what is known.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from tasks.runs import Funnel
 
 from warehouse.lake import Lake
 
@@ -31,6 +32,9 @@ class DecontamReport:
 
     def stats(self) -> dict:
         return asdict(self)
+
+    def funnel(self) -> Funnel:
+        return Funnel(self.checked, self.checked - self.contaminated, {"contaminated": self.contaminated})
 
     def prompts_per_second(self) -> float:
         total = sum(self.seconds.values())

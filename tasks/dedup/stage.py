@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
+from tasks.runs import Funnel
 
 import numpy as np
 import pyarrow as pa
@@ -57,6 +58,9 @@ class DedupReport:
         data["dropped"] = {m: self.dropped.get(m, 0) for m in ("exact", "minhash", "embedding")}
         data["rejected"] = dict(self.rejected)
         return data
+
+    def funnel(self) -> Funnel:
+        return Funnel(self.considered, self.kept, dict(self.dropped))
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -59,6 +60,11 @@ class DifficultyReport:
             "bands": dict(self.bands), "correct_histogram": {str(k): v for k, v in sorted(self.correct_histogram.items())},
             "llm": dict(self.llm),
         }
+
+    def funnel(self) -> Funnel:
+        """Teachable prompts go on; the other bands and unfinished prompts stop here."""
+        dropped = {band: n for band, n in self.bands.items() if band != "teachable"}
+        return Funnel(self.considered, self.bands.get("teachable", 0), {**dropped, "incomplete": self.incomplete})
 
 
 def select_prompts(lake: Lake, settings: DifficultySettings) -> list[PromptToScore]:

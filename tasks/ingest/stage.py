@@ -22,7 +22,7 @@ from tasks.ingest.mapping import PROMPT_COLUMNS, RecordMapper
 from tasks.ingest.readers import Bad
 from tasks.ingest.sources import SourceUnit, read_unit, resolve_units, unit_size
 from tasks.progress import progress
-from tasks.runs import now
+from tasks.runs import Funnel, now
 from tasks.failpoints import failpoint
 from warehouse.lake import Lake
 
@@ -58,6 +58,10 @@ class IngestReport:
         keys = ("read", "ingested", "unchanged", "quarantined")
         totals = {k: sum(getattr(u, k) for u in self.units) for k in keys}
         return {**totals, "files": len(self.units), "quarantine_reasons": dict(reasons)}
+
+    def funnel(self) -> Funnel:
+        t = self.totals()
+        return Funnel(t["read"], t["ingested"] + t["unchanged"], t["quarantine_reasons"])
 
 
 def file_sha256(path: Path) -> str:

@@ -20,7 +20,7 @@ from tasks.publish.card import render_card
 from tasks.publish.manifest import build_manifest, manifest_text
 from tasks.publish.stats import release_stats
 from tasks.report.build import render_report
-from tasks.runs import now
+from tasks.runs import Funnel, now
 from warehouse.lake import Lake
 from warehouse.release_queries import (
     contaminated_prompts_by_benchmark,
@@ -57,6 +57,11 @@ class PublishReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def funnel(self) -> Funnel:
+        """Kept traces in, release rows kept, the rest left out by the publish filters."""
+        dropped = self.stats.get("dropped", {})
+        return Funnel(self.rows + sum(dropped.values()), self.rows, dropped)
 
 
 def choose_difficulty_model(lake: Lake, settings: PublishSettings) -> str | None:

@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -120,6 +121,9 @@ class RewriteReport:
     def as_dict(self) -> dict:
         return {"candidates": self.candidates, "accepted": self.accepted, "rejected": dict(self.rejected),
                 "why_rewritten": dict(self.why_rewritten), "llm": dict(self.llm)}
+
+    def funnel(self) -> Funnel:
+        return Funnel(self.candidates, self.accepted, dict(self.rejected))
 
 
 def select_candidates(lake: Lake, limit: int | None) -> list[dict]:

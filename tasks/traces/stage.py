@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,6 +42,10 @@ class TracesReport:
     def as_dict(self) -> dict:
         return {"prompts": self.prompts, "responses": self.responses, "kept": self.kept,
                 "dropped": dict(self.dropped), "incomplete": self.incomplete, "llm": dict(self.llm)}
+
+    def funnel(self) -> Funnel:
+        """Counted in responses (K per prompt), not prompts."""
+        return Funnel(self.responses, self.kept, {**self.dropped, "incomplete": self.incomplete})
 
 
 def select_prompts(lake: Lake, settings: TracesSettings) -> list[dict]:

@@ -3,14 +3,13 @@
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -85,10 +84,7 @@ def test_user_mistakes_exit_2_with_one_line(home, tmp_path, args, message):
     from warehouse.lake import Lake
 
     Lake(home).close()
-    proc = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "--home", str(home.root), *args],
-        capture_output=True, text=True, cwd=tmp_path, timeout=120,
-    )
+    proc = run_cli(None, "--home", str(home.root), *args, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -3,13 +3,11 @@ artifacts during the LLM stages, and two runs on one home (the second refuses or
 
 import fcntl
 import json
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
+from tests.support.cli import start_cli
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.oracle import oracle, pipeline_config, procedural_answers
 from warehouse.home import Home
@@ -19,9 +17,7 @@ SPEC = "procedural://?n=60&seed=3&levels=1-3"
 
 
 def start(api_url, home, config, cwd, *extra):
-    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "--home", str(home), "run", str(config), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
+    return start_cli(api_url, "--home", str(home), "run", str(config), *extra, cwd=cwd)
 
 
 def finish(proc, timeout=600):
@@ -79,6 +75,11 @@ def test_curate_publishes_funnel_usage_and_progress_artifacts(prefect_harness, o
     assert funnel["difficulty"]["kept"] == stats["difficulty"]["bands"].get("teachable", 0)
     assert funnel["traces"]["kept"] == stats["traces"]["kept"] > 0
     assert funnel["publish"]["kept"] == stats["publish"]["rows"]
+    recorded = {stage: s["funnel"] for stage, s in stats.items()}  # the same funnel, queryable in `runs`
+    assert set(recorded) == {stage for stage, row in funnel.items() if not row["reasons"].startswith("skipped")}
+    for stage, f in recorded.items():
+        assert (f["in"], f["kept"], sum(f["dropped"].values())) == \
+            (funnel[stage]["in"], funnel[stage]["kept"], funnel[stage]["dropped"]), stage
 
     usage = json.loads(latest_artifact("curate-llm-usage").data)
     calls = json.loads(teachable_cli("--home", str(home), "sql", "SELECT stage, count(*) AS n FROM llm_calls GROUP BY 1",

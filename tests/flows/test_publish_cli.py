@@ -2,21 +2,15 @@
 subprocesses (publish under the session Prefect harness), a small hand-built warehouse."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from schemas.records import Difficulty, Prompt, Trace
+from tests.support.cli import run_cli
 from warehouse.lake import Lake
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-def _command() -> list[str]:
-    return [sys.executable, "-m", "flows.cli"]
 
 
 @pytest.fixture
@@ -38,11 +32,8 @@ def pool(home):
 
 @pytest.fixture
 def teachable(prefect_harness, tmp_path):
-    env = {**os.environ, "PREFECT_API_URL": prefect_harness, "COLUMNS": "200"}
-
-    def run(home, *args: str, expect: int = 0) -> subprocess.CompletedProcess:
-        proc = subprocess.run([*_command(), "--home", str(home.root), *args], capture_output=True, text=True,
-                              env=env, cwd=tmp_path, timeout=300)
+    def run(home, *args: str, expect: int = 0):
+        proc = run_cli(prefect_harness, "--home", str(home.root), *args, cwd=tmp_path, timeout=300)
         assert proc.returncode == expect, f"teachable {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr[-3000:]}"
         return proc
 
@@ -102,9 +93,8 @@ def test_publish_then_list_show_diff_verify(teachable, pool):
         (["publish", "mix", "--bands", "easy"], "unknown band(s) easy"),
     ],
 )
-def test_user_mistakes_are_one_line_and_exit_2(pool, args, message):
-    proc = subprocess.run([*_command(), "--home", str(pool.root), *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200"})
+def test_user_mistakes_are_one_line_and_exit_2(pool, tmp_path, args, message):
+    proc = run_cli(None, "--home", str(pool.root), *args, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -1,14 +1,13 @@
 """`teachable report NAME@V` end to end: the real CLI in subprocesses on a release published
 the way releases were before reports existed (no report.html, no `stats` in the manifest)."""
 
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
 from schemas.publish import PublishSettings
 from tasks.publish import stage
+from tests.support.cli import run_cli
 from tests.support.report_dom import ReportDom, assert_shows_manifest
 from tests.tasks.test_publish import build_warehouse
 from warehouse import releases
@@ -16,9 +15,8 @@ from warehouse.lake import Lake
 from warehouse.releases import REPORT, get_version, read_manifest, verify_release, version_dir
 
 
-def teachable(*args: str, expect: int = 0, env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+def teachable(*args: str, expect: int = 0, env: dict | None = None):
+    proc = run_cli(None, *args, cwd=Path.cwd(), timeout=120, **(env or {}))
     assert proc.returncode == expect, f"teachable {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-3000:]}"
     return proc
 

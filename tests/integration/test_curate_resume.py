@@ -9,14 +9,12 @@ named failpoints (tasks/failpoints.py) with a random N-th occurrence, seed print
 """
 
 import json
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 
 from schemas.tables import TABLES
+from tests.support.cli import run_cli
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.oracle import oracle, pipeline_config, procedural_answers
 from warehouse.home import Home
@@ -31,12 +29,8 @@ RUN_SPECIFIC = {"runs", "llm_calls", "ingest_files"}  # one row per run or attem
 def curate(api_url, home, config, cwd, failpoint=None):
     # The test harness's server runs no lease repossessor, so slots a killed run held on the
     # endpoint's Prefect limit would stay taken for the session: these runs keep local limits.
-    env = {**os.environ, "PREFECT_API_URL": api_url, "COLUMNS": "200", "TEACHABLE_PREFECT_LIMITS": "0"}
-    env.pop("TEACHABLE_FAILPOINTS", None)
-    if failpoint:
-        env["TEACHABLE_FAILPOINTS"] = failpoint
-    return subprocess.run([sys.executable, "-m", "flows.cli", "--home", str(home), "run", str(config)],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+    env = {"TEACHABLE_PREFECT_LIMITS": "0", **({"TEACHABLE_FAILPOINTS": failpoint} if failpoint else {})}
+    return run_cli(api_url, "--home", str(home), "run", str(config), cwd=cwd, **env)
 
 
 def kill_points(rng: random.Random) -> list[str]:
@@ -94,6 +88,5 @@ def test_sigkill_at_five_points_then_resume_gives_identical_release(prefect_harn
         assert rows == distinct, f"{table}: {rows - distinct} duplicated rows (seed {seed})"
         if table not in RUN_SPECIFIC:
             assert rows == before[table][0], f"{table}: {rows} rows vs {before[table][0]} uninterrupted"
-    verify = subprocess.run([sys.executable, "-m", "flows.cli", "--home", str(resumed), "datasets", "verify", "oracle@v1"],
-                            capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PREFECT_API_URL": prefect_harness})
+    verify = run_cli(prefect_harness, "--home", str(resumed), "datasets", "verify", "oracle@v1", cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr

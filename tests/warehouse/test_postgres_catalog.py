@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import duckdb
@@ -19,6 +18,7 @@ from schemas.errors import UserError
 from schemas.records import Prompt
 from schemas.tables import TABLES
 from schemas.warehouse import WarehouseSettings
+from tests.support.cli import run_cli
 from tests.support.postgres import PASSWORD, PASSWORD_ROLE
 from warehouse.home import Home
 from warehouse.lake import Lake, load_extension, run_read_only
@@ -248,8 +248,7 @@ def test_password_in_the_catalog_string_is_refused(home, tmp_path, catalog, monk
     monkeypatch.delenv("TEACHABLE_CATALOG")
     config = tmp_path / "pw.yaml"
     config.write_text(pipeline_yaml(catalog, n=5))
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "--home", str(home.root), "run", str(config)],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = run_cli(None, "--home", str(home.root), "run", str(config), cwd=REPO, timeout=120)
     assert proc.returncode == 2 and "pw.yaml:8: warehouse.catalog:" in proc.stderr and "PGPASSWORD" in proc.stderr
     assert PASSWORD not in proc.stderr + proc.stdout
     assert not home.binding_file.exists()

@@ -116,6 +116,15 @@ def test_a_crash_mid_publish_leaves_no_release_and_no_row(lake, monkeypatch, whe
     assert publish(lake, "a", 1, table()).version == 1  # and the next try works
 
 
+def test_a_version_taken_meanwhile_on_a_shared_catalog_is_refused_and_nothing_written(lake):
+    other = DatasetVersion(name="a", version=1, created_at=T0, rows=1, sha256="0" * 64, manifest="{}")
+    lake.insert_records([other])  # another home on the same catalog committed a@v1 first
+    with pytest.raises(UserError, match="a@v1 was recorded by another writer"):
+        publish(lake, "a", 1, table())
+    assert list((lake.home.releases / "a").iterdir()) == []
+    assert lake.query("SELECT sha256 FROM dataset_versions").to_pylist() == [{"sha256": "0" * 64}]
+
+
 def test_versions_never_reuse_a_number_and_stale_temps_are_removed(lake):
     publish(lake, "a", 1, table())
     orphan = lake.home.releases / "a" / "v2"  # e.g. a kill -9 between rename and COMMIT
