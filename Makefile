@@ -39,7 +39,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow"
 
 bench: install
-	$(PY) bench/run.py $(BENCH)
+	$(PY) bench/run.py $(BENCH) $(if $(BENCH_ARGS),-- $(BENCH_ARGS))
 
 serve-model: install
 	$(VENV)/bin/teachable serve-model

@@ -20,14 +20,17 @@ BENCHES = {"ingest": "ingest_bench", "dedup": "dedup_bench", "decontam": "decont
 
 
 def main() -> int:
-    chosen = sys.argv[1:] or list(BENCHES)
+    # `run.py NAME... -- ARGS`: ARGS go to every chosen bench (e.g. incremental -- --pool 20000).
+    argv = sys.argv[1:]
+    names, extra = (argv[: argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
+    chosen = names or list(BENCHES)
     results = {}
     for name in chosen:
         print(f"== {name}", flush=True)
         if name not in BENCHES:
             print(f"unknown benchmark {name!r}: choose from {', '.join(BENCHES)}", file=sys.stderr)
             return 2
-        results[name] = importlib.import_module(f"bench.{BENCHES[name]}").main([])
+        results[name] = importlib.import_module(f"bench.{BENCHES[name]}").main(extra)
     out = Path(__file__).parent / "results" / "latest.json"
     out.parent.mkdir(exist_ok=True)
     kept = json.loads(out.read_text()) if out.exists() else {}  # a partial run keeps the others' figures

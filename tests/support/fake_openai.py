@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
@@ -26,15 +27,24 @@ class FakeOpenAI(LoopbackServer):
         self.answer, self.api_key, self.max_n = answer, api_key, max_n
         self.reasoning_field, self.status, self.delay_s = reasoning_field, status, delay_s
         self.requests: list[dict] = []
+        # How often each message list was asked so far: a scan of `requests` per request made a
+        # 100k-request bench quadratic (the endpoint, not the pipeline, slowed down over time).
+        self.asked: Counter[str] = Counter()
         self.in_flight = self.max_in_flight = 0
         self._listen()
 
-    def completion(self, body: dict) -> dict:
+    def record(self, body: dict) -> int:
+        """Keep the request; returns how many times its messages were asked before."""
+        key = json.dumps(body.get("messages"), sort_keys=True)
+        with self.lock:
+            self.requests.append(body)
+            self.asked[key] += 1
+            return self.asked[key] - 1
+
+    def completion(self, body: dict, offset: int) -> dict:
         n = body.get("n", 1)
         if self.max_n is not None:
             n = min(n, self.max_n)
-        with self.lock:
-            offset = sum(1 for r in self.requests if r["messages"] == body["messages"]) - 1
         choices = []
         for i in range(n):
             message = {"role": "assistant", "content": self.answer(body["messages"], offset * 100 + i)}
@@ -64,8 +74,7 @@ class FakeOpenAI(LoopbackServer):
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                with fake.lock:
-                    fake.requests.append(body)
+                offset = fake.record(body)
                 if fake.api_key and self.headers.get("Authorization") != f"Bearer {fake.api_key}":
                     return self._reply(401, {"error": {"message": "invalid api key", "type": "auth"}})
                 if fake.status != 200:
@@ -76,7 +85,7 @@ class FakeOpenAI(LoopbackServer):
                 try:
                     if fake.delay_s:
                         time.sleep(fake.delay_s)  # a slow model: keeps a run busy long enough to race it
-                    self._reply(200, fake.completion(body))
+                    self._reply(200, fake.completion(body, offset))
                 finally:
                     with fake.lock:
                         fake.in_flight -= 1

@@ -6,6 +6,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: clients opening 16+ connections at once had
+    # their SYNs dropped and retried after 1 s, 3 s..., which made a test endpoint look slow.
+    request_queue_size = 1024
+
+
 class LoopbackServer:
     """Subclasses implement `_handler()`; `with` starts and stops the server thread."""
 
@@ -14,8 +21,7 @@ class LoopbackServer:
 
     def _listen(self) -> None:
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
