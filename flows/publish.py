@@ -57,11 +57,12 @@ def publish_flow(
     resolved = Home.resolve(home)
     with hold_home(resolved, f"teachable publish {name}"), Lake(resolved) as lake:
         report = publish_task(lake, name, settings, run_id, flow_run.id)
+        funnel = report.funnel().as_dict()
         snapshot = record_run(lake, run_id=run_id, stage="publish", started_at=started,
                               params={"name": name, **settings.model_dump(mode="json")},
                               stats={**{k: v for k, v in report.as_dict().items() if k != "run_id"},
-                                     "funnel": report.funnel().as_dict()},
+                                     "funnel": funnel},
                               flow_run_id=flow_run.id)
     create_markdown_artifact(markdown=summary_markdown(report), key="publish-summary",
                              description=f"Release {name}@v{report.version}, run {run_id}")
-    return {**report.as_dict(), "run_snapshot_id": snapshot, "funnel": report.funnel().as_dict()}
+    return {**report.as_dict(), "run_snapshot_id": snapshot, "funnel": funnel}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,13 +31,11 @@ class Funnel:
 
     @classmethod
     def total(cls, funnels: Iterable[Funnel]) -> Funnel:
-        seen = kept = 0
-        dropped: dict[str, int] = {}
+        funnels = list(funnels)
+        dropped: Counter[str] = Counter()
         for f in funnels:
-            seen, kept = seen + f.seen, kept + f.kept
-            for reason, n in f.dropped.items():
-                dropped[reason] = dropped.get(reason, 0) + n
-        return cls(seen, kept, dropped)
+            dropped.update(f.dropped)
+        return cls(sum(f.seen for f in funnels), sum(f.kept for f in funnels), dict(dropped))
 
     def as_dict(self) -> dict:
         return {"in": int(self.seen), "kept": int(self.kept),

@@ -8,8 +8,8 @@ the warehouse so that a rerun that found nothing new still shows what is known.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from tasks.runs import Funnel
 
+from tasks.runs import Funnel
 from warehouse.lake import Lake
 
 

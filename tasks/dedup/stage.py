@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
-from tasks.runs import Funnel
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +34,7 @@ from tasks.dedup.semantic import semantic_duplicates
 from tasks.dedup.shingles import number_hashes
 from tasks.dedup.verify import chunks, keep_similar, number_guard, score_pairs
 from tasks.progress import progress
+from tasks.runs import Funnel
 from warehouse.lake import Lake
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +21,7 @@ from schemas.records import Difficulty, DifficultySample
 from tasks.llm.base import Engine
 from tasks.llm.cache import Sample
 from tasks.llm.client import LLMClient
+from tasks.runs import Funnel
 from tasks.verify import canonical_answer, extract_final_answer, verify_answer
 from warehouse.lake import Lake
 

@@ -13,7 +13,6 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +23,7 @@ from schemas.traces import RewriteSettings
 from tasks.llm.base import Engine
 from tasks.llm.cache import Sample
 from tasks.llm.client import LLMClient
+from tasks.runs import Funnel
 from tasks.text import numbers
 from tasks.verify import verify_answer
 from warehouse.lake import Lake

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from tasks.runs import Funnel
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +20,7 @@ from schemas.records import Trace
 from schemas.traces import TracesSettings
 from tasks.llm.base import Engine
 from tasks.llm.client import LLMClient
+from tasks.runs import Funnel
 from tasks.traces.filters import Checked, check_response, has_reasoning
 from warehouse.lake import Lake
 
