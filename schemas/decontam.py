@@ -10,12 +10,49 @@ embeddings of benchmark items (`decontam_embeddings`, a cache). No I/O, no Prefe
 
 from __future__ import annotations
 
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from schemas.config_base import Settings
+from schemas.llm import EngineSettings
 from schemas.records import Record
 
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
+
+
+class DeprecatedSettingWarning(UserWarning):
+    """A settings key that still works but has a new name (shown by default, unlike
+    DeprecationWarning)."""
+
+
+# Old flat judge keys -> field of the `judge` engine; the engine the old defaults described.
+LEGACY_JUDGE_KEYS = {
+    "judge_base_url": "base_url",
+    "judge_model": "model",
+    "judge_api_key_env": "api_key_env",
+    "judge_timeout_s": "timeout_s",
+}
+LEGACY_JUDGE_ENGINE: dict[str, Any] = {
+    "kind": "openai", "base_url": "http://127.0.0.1:8000/v1", "model": "SmolLM2-135M-Instruct",
+    "api_key_env": "OPENAI_API_KEY", "timeout_s": 60.0,
+}
+
+
+def _caller_stacklevel() -> int:
+    """Stack level of the first frame outside pydantic and this module: the warning then points
+    at the code (or config loader) that used the old keys, whatever the nesting."""
+    here = str(Path(__file__).resolve())
+    frame, level = sys._getframe(1), 1
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name != here and "pydantic" not in Path(name).parts:
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
 
 
 class DecontamSettings(Settings):
@@ -100,19 +137,42 @@ class DecontamSettings(Settings):
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch (speed only).")
     # --- layer 5: LLM judge ------------------------------------------------------------
-    judge: bool = Field(False, description="Ask an LLM about borderline pairs (off by default).")
-    judge_base_url: str = Field(
-        "http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint of the judge."
+    judge: EngineSettings | None = Field(
+        None, description="The LLM that judges borderline pairs, set like every LLM stage's engine "
+        "(kind, model, base_url, api_key_env, limits, retries); None (the default) = judge off.",
     )
-    judge_model: str = Field("SmolLM2-135M-Instruct", description="Model name the endpoint serves.")
-    judge_api_key_env: str = Field(
-        "OPENAI_API_KEY", description="Environment variable holding the API key (never stored)."
+    judge_max_pairs: int = Field(
+        200, ge=0, description="At most this many borderline pairs (the best-scored, of prompts no "
+        "layer flagged, one per prompt and item) judged per run.",
     )
-    judge_max_pairs: int = Field(200, ge=0, description="At most this many pairs judged per run.")
-    judge_timeout_s: float = Field(60.0, gt=0, description="Timeout of one judge request.")
     # --- execution (not part of the check key) -------------------------------------
     batch_size: int = Field(100_000, ge=1, description="Prompts per processing batch (memory bound).")
 
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_judge_keys(cls, data: Any) -> Any:
+        """The flat judge keys of old configs (judge: true, judge_model: ...) still work: they
+        become the `judge` engine, with one DeprecatedSettingWarning naming the new keys."""
+        if not isinstance(data, dict):
+            return data
+        old = [k for k in LEGACY_JUDGE_KEYS if k in data]
+        flag = data.get("judge")
+        if not old and not isinstance(flag, bool):
+            return data
+        if old and not (flag is None or isinstance(flag, bool)):
+            raise ValueError(f"{', '.join(old)}: set these inside `judge:` (judge is an engine now)")
+        data = dict(data)
+        values = {LEGACY_JUDGE_KEYS[k]: data.pop(k) for k in old}
+        data["judge"] = {**LEGACY_JUDGE_ENGINE, **values} if flag is True else None
+        given = ([f"judge: {str(flag).lower()}"] if isinstance(flag, bool) else []) + old
+        new = ", ".join(f"{k} -> judge.{LEGACY_JUDGE_KEYS[k]}" for k in old)
+        message = (f"decontaminate: the flat judge keys ({', '.join(given)}) are deprecated; set `judge` "
+                   f"to an engine instead (null = off), e.g. judge: {{kind: openai, base_url: ..., model: ..., "
+                   f"api_key_env: ...}}" + (f" ({new})" if new else "")
+                   + ("" if flag is True else "; the judge stays off"))
+        warnings.warn(message, DeprecatedSettingWarning, stacklevel=_caller_stacklevel())
+        return data
 
     @model_validator(mode="after")
     def _ordered(self) -> "DecontamSettings":
@@ -128,10 +188,18 @@ class DecontamSettings(Settings):
 
 
 # Fields that change speed or plumbing, not verdicts: excluded from the check key.
+# The judge's engine is "judge" here: only its model decides verdicts (see judge_key_fields).
 NON_SEMANTIC_FIELDS = frozenset(
-    {"benchmarks", "batch_size", "embedding_batch_size", "judge_api_key_env", "judge_max_pairs",
-     "judge_timeout_s", "judge_base_url"}
+    {"benchmarks", "batch_size", "embedding_batch_size", "judge", "judge_max_pairs"}
 )
+
+
+def judge_key_fields(settings: DecontamSettings) -> dict[str, object]:
+    """The judge's part of the check key, in the shape the flat keys had (judge on/off and its
+    model), so check keys stay what they were before `judge` became an engine."""
+    judge = settings.judge
+    return {"judge": judge is not None,
+            "judge_model": judge.model if judge is not None else LEGACY_JUDGE_ENGINE["model"]}
 
 
 class DecontamChecked(Record):

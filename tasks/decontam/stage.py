@@ -5,7 +5,9 @@ check key (hash of the benchmark set and the semantic settings) against every be
 n-grams and short items, MinHash, embeddings, then the optional LLM judge on borderline pairs.
 Every candidate a layer finds must pass the agreement check of `mathsig` (numbers, answers)
 to become a `contamination` row; the others are kept as `decontam_reviews` rows. One run is
-one transaction (one DuckLake snapshot); a rerun finds nothing pending and writes nothing.
+one transaction (one DuckLake snapshot); a rerun finds nothing pending and writes nothing. The
+judge asks through `LLMClient` (response cache below the home's cache/), whose call log becomes
+`llm_calls` rows in a snapshot of their own, as in every LLM stage.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +29,7 @@ from schemas.decontam import (
     DecontamEmbedding,
     DecontamReview,
     DecontamSettings,
+    judge_key_fields,
 )
 from schemas.records import BenchmarkItem, Contamination
 from tasks.decontam import mathsig
@@ -45,7 +49,7 @@ ALGORITHM = "decontam-1"  # bump when a change alters verdicts: every prompt is 
 def check_key(items: list[Item], settings: DecontamSettings) -> str:
     """Hash of what decides verdicts: algorithm, semantic settings, benchmark item texts."""
     digest = hashlib.blake2b(digest_size=8)
-    semantic = settings.model_dump(exclude=set(NON_SEMANTIC_FIELDS))
+    semantic = {**settings.model_dump(exclude=set(NON_SEMANTIC_FIELDS)), **judge_key_fields(settings)}
     digest.update(json.dumps({"algorithm": ALGORITHM, "settings": semantic}, sort_keys=True).encode())
     for item in sorted(items, key=lambda i: (i.benchmark, i.item_id)):
         digest.update(f"{item.benchmark}\x1f{item.item_id}\x1f{item.text_hash}\x1e".encode())
@@ -181,31 +185,45 @@ def _cached_vectors(lake: Lake, model: str) -> dict[str, np.ndarray]:
     return {h: np.asarray(v, np.float32) for h, v in zip(table.column(0).to_pylist(), table.column(1).to_pylist())}
 
 
-def _judge(run: _Run, run_id: str) -> tuple[dict[tuple[int, int], tuple[str, str]], list]:
+def _judge(run: _Run, lake: Lake, run_id: str,
+           cache_path: Path | None) -> tuple[dict[tuple[int, int], tuple[str, str]], int]:
     """Layer 5: verdicts on the best borderline pairs of prompts no layer flagged, one
-    request per (prompt, item) whichever layers found the pair."""
-    from tasks.decontam.judge import Judge
+    request per (prompt, item) whichever layers found the pair, through `LLMClient` (cached,
+    limited, retried); returns the verdicts and how many `llm_calls` rows were flushed."""
+    from tasks.decontam.judge import ask
+    from tasks.llm.client import LLMClient
 
+    if cache_path is None:
+        raise ValueError("the decontaminate judge needs cache_path (the home's cache/llm.sqlite)")
     started = time.perf_counter()
-    judge = Judge(run.settings, run_id)
+    engine = run.settings.judge
     flagged = run.flagged()
     pairs: dict[tuple[int, int], tuple[Hit, str]] = {}
     for hit, layer in sorted(run.reviews, key=lambda r: -r[0].score):
         if hit.doc not in flagged:
             pairs.setdefault((hit.doc, hit.item), (hit, layer))
-    verdicts, calls = {}, []
-    for (doc, item), (hit, layer) in list(pairs.items())[: run.settings.judge_max_pairs]:
-        result = judge.ask(run.texts[doc], run.items[item].text)
+    chosen = list(pairs.items())[: run.settings.judge_max_pairs]
+    client = LLMClient(engine, cache_path, run_id=run_id, stage="decontaminate")
+    try:
+        results = ask(client, [(run.texts[doc], run.items[item].text) for (doc, item), _ in chosen])
+    finally:
+        try:
+            flushed = client.flush(lake)  # the calls' log, even when the run fails after sending
+        finally:
+            client.close()
+    verdicts = {}
+    for ((doc, item), (hit, layer)), result in zip(chosen, results):
         verdicts[(doc, item)] = (result.verdict, result.reply)
-        calls.append(result.call)
         if result.verdict == "contaminated":
             run.hits.append(Hit(doc, item, "llm_judge", hit.score,
-                                f"judge {run.settings.judge_model}: YES on {layer} pair ({hit.evidence})"))
+                                f"judge {engine.model}: YES on {layer} pair ({hit.evidence})"))
     run.timed("judge", started)
-    return verdicts, calls
+    return verdicts, flushed
 
 
-def run_decontam(lake: Lake, settings: DecontamSettings, run_id: str) -> DecontamReport:
+def run_decontam(lake: Lake, settings: DecontamSettings, run_id: str, *,
+                 cache_path: Path | None = None) -> DecontamReport:
+    """`cache_path`: the LLM response cache (`<home>/cache/llm.sqlite`); needed when the judge is on."""
     started = time.perf_counter()
     loaded = load_benchmarks(settings.benchmarks)
     key = check_key(loaded.items, settings)
@@ -234,11 +252,13 @@ def run_decontam(lake: Lake, settings: DecontamSettings, run_id: str) -> Deconta
     new_vectors: list[dict] = []
     if settings.embedding:
         report.embedded = _embed(run, lake, encoder, item_batch, new_vectors)
-    verdicts, calls = _judge(run, run_id) if settings.judge else ({}, [])
+    verdicts, calls = _judge(run, lake, run_id, cache_path) if settings.judge is not None else ({}, 0)
     started = time.perf_counter()
     with lake.transaction():
         report.rows = _write(lake, run, pending.column("prompt_id").to_pylist(), key, run_id,
-                             verdicts, calls, new_vectors)
+                             verdicts, new_vectors)
+    if calls:
+        report.rows["llm_calls"] = calls
     run.timed("write", started)
     report.contaminated = len(run.flagged())
     report.reviews = report.rows.get("decontam_reviews", 0)
@@ -261,7 +281,7 @@ def _write_items(lake: Lake, items: list[Item], run_id: str) -> int:
 
 
 def _write(lake: Lake, run: _Run, prompt_ids: list[str], key: str, run_id: str, verdicts: dict,
-           calls: list, new_vectors: list[dict]) -> dict[str, int]:
+           new_vectors: list[dict]) -> dict[str, int]:
     rows: dict[str, int] = {"benchmark_items": _write_items(lake, run.items, run_id)}
     best: dict[tuple, Hit] = {}
     for hit in run.hits:  # one row per (prompt, item, method): the best evidence
@@ -284,7 +304,7 @@ def _write(lake: Lake, run: _Run, prompt_ids: list[str], key: str, run_id: str, 
         reviews[k] = DecontamReview(
             check_key=key, prompt_id=prompt_ids[hit.doc], benchmark=run.items[hit.item].benchmark,
             benchmark_item=run.items[hit.item].item_id, layer=layer, score=hit.score, evidence=hit.evidence,
-            verdict=verdict, judge_model=run.settings.judge_model if verdict else None, judge_reply=reply,
+            verdict=verdict, judge_model=run.settings.judge.model if verdict else None, judge_reply=reply,
             run_id=run_id)
     rows["decontam_reviews"] = lake.insert_records(list(reviews.values()))
     rows["decontam_allowlist"] = lake.insert_records([
@@ -293,10 +313,9 @@ def _write(lake: Lake, run: _Run, prompt_ids: list[str], key: str, run_id: str, 
     if new_vectors:
         rows["decontam_embeddings"] = lake.insert_records(
             [DecontamEmbedding(**v, run_id=run_id) for v in new_vectors])
-    if calls:
-        rows["llm_calls"] = lake.insert_records(calls)
     checked = pa.table({
         "check_key": [key] * len(prompt_ids), "prompt_id": prompt_ids,
         "contaminated": [d in flagged for d in range(len(prompt_ids))], "run_id": [run_id] * len(prompt_ids)})
     rows["decontam_checked"] = lake.insert_new(DecontamChecked, checked)
     return rows
+

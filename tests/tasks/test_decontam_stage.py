@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
-import threading
+import os
+import subprocess
+import sys
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import warnings
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from pydantic import ValidationError
 
 from schemas.config import IngestSettings, SourceConfig
-from schemas.decontam import DecontamSettings
+from schemas.decontam import DecontamSettings, DeprecatedSettingWarning, judge_key_fields
+from schemas.llm import EngineSettings
 from schemas.records import Duplicate
 from tasks.decontam.stage import check_key, run_decontam
 from tasks.ingest.stage import ingest_source
+from tests.support.fake_openai import FakeOpenAI
 
+REPO = Path(__file__).resolve().parents[2]
 JANET = ("Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins for "
          "her friends every day with four. She sells the remainder at the farmers' market daily for $2 per "
          "fresh duck egg. How much in dollars does she make every day at the farmers' market?")
@@ -132,68 +138,134 @@ def test_embedding_layer_catches_a_rephrased_copy(lake, tmp_path, bench_dir):
     assert lake.count("decontam_embeddings") >= 1  # item vectors cached for the next run
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    """/v1/chat/completions: YES when problem A mentions a 'weighted' coin, else NO."""
-
-    seen: list[dict] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        _FakeOpenAI.seen.append({"auth": self.headers.get("Authorization"), "body": body})
-        user = body["messages"][-1]["content"]
-        answer = "YES" if "eggs per day" in user.split("Problem B:")[0] else "NO"
-        reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": answer}}],
-                 "usage": {"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):  # keep test output clean
-        pass
+KEY_ENV = "TEACHABLE_TEST_JUDGE_KEY"
+# Borderline for the layers (the numbers or the answer disagree); only the judge decides them.
+JUDGE_POOL = [{"problem": JANET.replace("farmers' market daily", "market") + " eggs per day", "answer": "17"},
+              {"problem": CARLA.replace("200 GB", "300 GB").replace("20 minutes", "30 minutes"), "answer": "240"}]
 
 
-@pytest.fixture
-def fake_openai():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _FakeOpenAI.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+def judge_answer(messages: list[dict], index: int) -> str:
+    """The scripted judge: YES when problem A says 'eggs per day', else NO."""
+    return "YES" if "eggs per day" in messages[-1]["content"].split("Problem B:")[0] else "NO"
 
 
-def test_llm_judge_rules_on_borderline_pairs_and_never_stores_the_key(lake, tmp_path, bench_dir, fake_openai,
+def judge_engine(base_url: str, **changes) -> EngineSettings:
+    return EngineSettings(kind="openai", base_url=base_url, model="fake-judge", api_key_env=KEY_ENV,
+                          backoff_base_s=0, **changes)
+
+
+def test_llm_judge_rules_on_borderline_pairs_and_never_stores_the_key(lake, home, tmp_path, bench_dir,
                                                                        monkeypatch):
-    monkeypatch.setenv("TEACHABLE_TEST_JUDGE_KEY", "sk-secret-123")
-    pool = [{"problem": JANET.replace("farmers' market daily", "market") + " eggs per day", "answer": "17"},
-            {"problem": CARLA.replace("200 GB", "300 GB").replace("20 minutes", "30 minutes"), "answer": "240"}]
-    ingest_pool(lake, tmp_path, pool)
-    judge = settings(bench_dir, judge=True, judge_base_url=fake_openai, judge_model="fake-judge",
-                     judge_api_key_env="TEACHABLE_TEST_JUDGE_KEY")
-    report = run_decontam(lake, judge, "run-1")
+    monkeypatch.setenv(KEY_ENV, "sk-secret-123")
+    ingest_pool(lake, tmp_path, JUDGE_POOL)
+    cache = home.cache / "llm.sqlite"
+    with FakeOpenAI(judge_answer, api_key="sk-secret-123") as fake:  # a wrong key would be a 401
+        judged = settings(bench_dir, judge=judge_engine(fake.base_url))
+        report = run_decontam(lake, judged, "run-1", cache_path=cache)
     assert report.judged == {"contaminated": 1, "clean": 1}
     assert contamination(lake) == {"1": {("gsm8k", "llm_judge")}}
     verdicts = lake.query("SELECT DISTINCT p.source_id, r.verdict, r.judge_model FROM decontam_reviews AS r "
                           "JOIN prompts AS p USING (prompt_id) ORDER BY 1").to_pylist()
     assert verdicts == [{"source_id": "1", "verdict": "contaminated", "judge_model": "fake-judge"},
                         {"source_id": "2", "verdict": "clean", "judge_model": "fake-judge"}]
-    assert {s["auth"] for s in _FakeOpenAI.seen} == {"Bearer sk-secret-123"}
+    assert [(r["model"], r["temperature"], r["n"], r["max_tokens"]) for r in fake.requests] == \
+        [("fake-judge", 0.0, 1, 4)] * 2
     assert lake.count("llm_calls") == 2
     for table in ("runs", "llm_calls", "decontam_reviews", "contamination"):
         dump = json.dumps(lake.query(f"SELECT * FROM {table}").to_pylist(), default=str)
         assert "sk-secret-123" not in dump
+    assert b"sk-secret-123" not in cache.read_bytes()
+    assert "sk-secret-123" not in judged.model_dump_json()
 
 
-def test_judge_failures_are_recorded_as_errors_not_crashes(lake, tmp_path, bench_dir):
-    pool = [{"problem": CARLA.replace("200 GB", "300 GB").replace("20 minutes", "30 minutes"), "answer": "240"}]
-    ingest_pool(lake, tmp_path, pool)
-    unreachable = settings(bench_dir, judge=True, judge_base_url="http://127.0.0.1:9/v1", judge_timeout_s=2)
-    report = run_decontam(lake, unreachable, "run-1")
+def test_judge_calls_land_in_llm_calls_and_a_rerun_sends_nothing(lake, home, tmp_path, bench_dir):
+    ingest_pool(lake, tmp_path, JUDGE_POOL)
+    cache = home.cache / "llm.sqlite"
+    with FakeOpenAI(judge_answer) as fake:
+        judged = settings(bench_dir, judge=judge_engine(fake.base_url, prices={
+            "fake-judge": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}}))
+        first = run_decontam(lake, judged, "run-1", cache_path=cache)
+        assert len(fake.requests) == 2 and first.rows["llm_calls"] == 2
+        calls = lake.query("SELECT run_id, stage, engine, model, status, attempt, samples, prompt_tokens, "
+                           "completion_tokens, cost_usd FROM llm_calls").to_pylist()
+        assert calls == [{"run_id": "run-1", "stage": "decontaminate", "engine": "openai", "model": "fake-judge",
+                          "status": "ok", "attempt": 1, "samples": 1, "prompt_tokens": 10,
+                          "completion_tokens": 7, "cost_usd": pytest.approx(24e-6)}] * 2
+        again = run_decontam(lake, judged, "run-2", cache_path=cache)  # nothing pending
+        assert again.checked == 0 and len(fake.requests) == 2
+        # A new check key re-checks every prompt: the same pairs are judged again, from the cache.
+        rechecked = settings(bench_dir, judge=judged.judge, allowlist_min_items=6)
+        third = run_decontam(lake, rechecked, "run-3", cache_path=cache)
+    assert third.checked == 2 and third.judged == first.judged == {"contaminated": 1, "clean": 1}
+    assert len(fake.requests) == 2  # no request sent again
+    assert lake.count("llm_calls") == 2 and "llm_calls" not in third.rows
+
+
+def test_judge_failures_are_recorded_as_errors_not_crashes(lake, home, tmp_path, bench_dir):
+    ingest_pool(lake, tmp_path, JUDGE_POOL[1:])
+    unreachable = settings(bench_dir, judge=judge_engine("http://127.0.0.1:9/v1", timeout_s=2, max_attempts=2))
+    report = run_decontam(lake, unreachable, "run-1", cache_path=home.cache / "llm.sqlite")
     assert report.judged == {"error": 1} and report.contaminated == 0
-    assert lake.query("SELECT status FROM llm_calls").column(0).to_pylist() == ["error"]
+    statuses = lake.query("SELECT status FROM llm_calls ORDER BY attempt").column(0).to_pylist()
+    assert statuses == ["retry", "error"]  # the client's retries, each attempt one row
+
+
+def test_the_judge_needs_the_cache_path(lake, tmp_path, bench_dir):
+    ingest_pool(lake, tmp_path, JUDGE_POOL)
+    with pytest.raises(ValueError, match="cache_path"):
+        run_decontam(lake, settings(bench_dir, judge=judge_engine("http://127.0.0.1:9/v1")), "run-1")
+
+
+def test_old_flat_judge_keys_still_work_with_one_deprecation_line(lake, home, tmp_path, bench_dir, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, "sk-old")
+    ingest_pool(lake, tmp_path, JUDGE_POOL)
+    with FakeOpenAI(judge_answer, api_key="sk-old") as fake:
+        with pytest.warns(DeprecatedSettingWarning) as caught:
+            old = settings(bench_dir, judge=True, judge_base_url=fake.base_url, judge_model="fake-judge",
+                           judge_api_key_env=KEY_ENV, judge_timeout_s=5)
+        assert len(caught) == 1
+        line = str(caught[0].message)
+        assert "\n" not in line and "judge_model -> judge.model" in line and "judge_base_url -> judge.base_url" in line
+        assert caught[0].filename == __file__  # points at the code that used the old keys
+        assert old.judge == EngineSettings(kind="openai", base_url=fake.base_url, model="fake-judge",
+                                           api_key_env=KEY_ENV, timeout_s=5)
+        report = run_decontam(lake, old, "run-1", cache_path=home.cache / "llm.sqlite")
+    assert report.judged == {"contaminated": 1, "clean": 1} and lake.count("llm_calls") == 2
+    with pytest.warns(DeprecatedSettingWarning, match="stays off"):
+        off = DecontamSettings(judge=False, judge_model="m", judge_max_pairs=3)
+    assert off.judge is None and off.judge_max_pairs == 3
+    with pytest.warns(DeprecatedSettingWarning):
+        assert DecontamSettings(judge=True).judge == EngineSettings(
+            kind="openai", base_url="http://127.0.0.1:8000/v1", model="SmolLM2-135M-Instruct", timeout_s=60)
+    with pytest.raises(ValidationError, match="inside `judge:`"):
+        DecontamSettings(judge={"model": "m"}, judge_model="other")
+
+
+def test_the_new_judge_shape_warns_nothing_and_keeps_the_old_check_keys():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        on = DecontamSettings(judge={"kind": "openai", "base_url": "http://a/v1", "model": "SmolLM2-135M-Instruct"})
+        off = DecontamSettings()
+        again = DecontamSettings.model_validate(on.model_dump())  # a dumped config reads back silently
+    assert again == on and off.judge is None
+    # The key's judge part has the old flat shape, so check keys did not change with the new shape.
+    assert judge_key_fields(off) == {"judge": False, "judge_model": "SmolLM2-135M-Instruct"}
+    assert judge_key_fields(on) == {"judge": True, "judge_model": "SmolLM2-135M-Instruct"}
+    with pytest.warns(DeprecatedSettingWarning):
+        assert check_key([], DecontamSettings(judge=True)) == check_key([], on)
+    # Only the judge's model decides verdicts: endpoint, key name, limits and retries do not.
+    plumbing = DecontamSettings(judge=on.judge.model_copy(update={
+        "base_url": "http://b/v1", "api_key_env": "OTHER", "timeout_s": 5, "max_concurrency": 1}), judge_max_pairs=1)
+    assert check_key([], plumbing) == check_key([], on) != check_key([], off)
+    other = DecontamSettings(judge=on.judge.model_copy(update={"model": "bigger"}))
+    assert check_key([], other) != check_key([], on)
+
+
+def test_the_deprecation_line_shows_once_on_stderr(tmp_path):
+    code = ("from schemas.decontam import DecontamSettings\n"
+            "for _ in range(3):\n"
+            "    DecontamSettings(judge=True, judge_model='m')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert proc.stderr.count("DeprecatedSettingWarning") == 1 and "judge_model -> judge.model" in proc.stderr
