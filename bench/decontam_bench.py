@@ -111,9 +111,10 @@ def bench_embedding(problems: list[str], sample: int, encoder_sample: int) -> di
 
     from schemas.decontam import DecontamSettings
     from tasks.decontam import mathsig
-    from tasks.decontam.embed import EmbeddingLayer, encode, load_model
+    from tasks.decontam.embed import EmbeddingLayer, encode
     from tasks.decontam.encode import Encoder
     from tasks.decontam.loading import load_benchmarks
+    from tasks.embeddings import load_model
 
     settings = DecontamSettings(benchmarks=[str(DATA / "benchmarks")])
     texts = random.Random(1).sample(problems, min(sample, len(problems)))

@@ -126,7 +126,7 @@ def make_pool(n: int, seed: int = 0) -> Pool:
 def fill_warehouse(home: Path, texts: list[str], start: int = 0, batch: int = 100_000) -> None:
     """Write prompts straight into the warehouse (setup, not measured), as ingest would."""
     from schemas.records import Prompt
-    from tasks.ingest.fields import normalize_text, text_hash
+    from tasks.text import normalize_text, text_hash
     from warehouse.home import Home
     from warehouse.lake import Lake
 

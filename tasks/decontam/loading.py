@@ -3,7 +3,7 @@
 One reader for every benchmark: a spec is a DIR (every file the registry knows by name), a
 NAME=PATH (any file; NAME picks the registry entry when known, else fields are guessed), or
 `hf://ID` / `NAME=hf://ID` (a Hugging Face dataset id, or a local dataset folder, through
-`tasks.ingest.generated.load_hf_dataset`). Files are read with the ingest readers. A bad
+`tasks.readers.hf.load_hf_dataset`). Files are read with `tasks.readers.files`. A bad
 name or path is a `UserError` with one line; records without a problem are counted, not
 silently lost.
 """
@@ -25,10 +25,11 @@ from tasks.decontam.registry import (
     spec_for_hf_id,
 )
 from tasks.decontam.wrappers import WRAPPERS, strip_wrappers
-from tasks.ingest.fields import ANSWER_FIELDS, extract_answer, normalize_text, text_hash
-from tasks.ingest.readers import FILE_READERS, Bad, FileReader, sniff_json_kind
+from tasks.readers.files import FILE_READERS, Bad, FileReader, sniff_json_kind
+from tasks.readers.hf import HF_PREFIX
+from tasks.text import normalize_text, text_hash
+from tasks.verify.extract import ANSWER_FIELDS, extract_answer
 
-HF_PREFIX = "hf://"
 _FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv",
             ".parquet": "parquet"}
 
@@ -144,7 +145,7 @@ def resolve_sources(specs: list[str]) -> list[BenchmarkSource]:
 
 def _records(source: BenchmarkSource) -> Iterator[tuple[int, dict]]:
     if source.kind == "hf":
-        from tasks.ingest.generated import load_hf_dataset
+        from tasks.readers.hf import load_hf_dataset
 
         position = 0
         for config in source.spec.hf_configs:

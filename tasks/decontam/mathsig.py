@@ -61,7 +61,7 @@ def math_tokens(text: str) -> Counter:
     return found
 
 
-def canonical_answer(answer: str | None) -> str | None:
+def answer_form(answer: str | None) -> str | None:
     """A comparable form of a final answer: \\frac{1}{2} -> 1/2, 27.0 -> 27, \\text{(A)} -> a."""
     if answer is None:
         return None
@@ -143,7 +143,7 @@ class Signature:
 
     @classmethod
     def of(cls, text: str, answer: str | None) -> "Signature":
-        return cls(math_tokens(text), canonical_answer(answer))
+        return cls(math_tokens(text), answer_form(answer))
 
 
 def objection(prompt: Signature, item: Signature, min_agreement: float, answer_veto: bool,

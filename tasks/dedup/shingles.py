@@ -1,8 +1,11 @@
 """Tasks layer (dedup): vectorised shingling of a shard of texts into 64-bit shingle hashes.
 
 Texts are normalised like `tasks.text.tokens` (NFKC, lower case, every run of non-letters/
-non-digits is one separator, so case, punctuation, spacing and LaTeX spacing do not matter; a
-LaTeX command keeps its name without the backslash; a thousands comma joins its digits).
+non-digits is one separator, so case, punctuation, spacing and LaTeX spacing do not matter) but
+are not the same tokens: a LaTeX command loses its backslash and keeps digits glued to it
+(`\\sqrt2` is one token), a thousands comma joins its digits, and Arrow's Unicode case mapping
+is not Python's for a few letters (`İ`, final `ς`). Stored band keys depend on this form, so it
+is the shingler's own and does not follow changes to `tasks.text`.
 Shingles are word n-grams of those tokens or character n-grams of the tokens joined by single
 spaces. Everything runs in Arrow and numpy, not per document in Python: this is the hot loop
 of the stage. Hashes are stable across processes and runs (blake2b of tokens, fixed mixing),
@@ -50,7 +53,7 @@ def normalized(texts: Sequence[str | None] | pa.Array) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     array = pc.utf8_lower(pc.utf8_normalize(array.fill_null(""), "NFKC"))
-    for _ in range(2):  # "1,000" and "1000" are one token, as in `number_key` (see there)
+    for _ in range(2):  # "1,000" and "1000" are one token, as in `number_multiset` (see there)
         array = pc.replace_substring_regex(array, r"(\d),(\d)", r"\1\2")
     return pc.utf8_trim_whitespace(pc.replace_substring_regex(array, _SEPARATORS, " "))
 
@@ -144,7 +147,7 @@ def shingle(texts: Sequence[str | None] | pa.Array, kind: ShingleKind, n: int) -
     return ngram_hashes(units, offsets, n)
 
 
-def number_key(text: str | None) -> tuple[str, ...]:
+def number_multiset(text: str | None) -> tuple[str, ...]:
     """The multiset of numbers of a text (digit runs, with a decimal part, thousands commas
     dropped): equal for reworded copies (clauses may move, `x - 1` may become `x-1`, `1,000`
     may lose its comma), different when a number changed. Unlike `tasks.text.numbers` it also
@@ -154,7 +157,7 @@ def number_key(text: str | None) -> tuple[str, ...]:
 
 
 def number_hashes(texts: Sequence[str | None] | pa.Array) -> np.ndarray:
-    """uint64 per text, equal for two texts iff their `number_key`s are equal (up to hash
+    """uint64 per text, equal for two texts iff their `number_multiset`s are equal (up to hash
     collisions): a sum of token hashes, so order does not matter and repeats count."""
     array = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
     if isinstance(array, pa.ChunkedArray):

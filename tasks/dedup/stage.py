@@ -29,12 +29,12 @@ from tasks.dedup import store
 from tasks.dedup.clusters import Drop, resolve
 from tasks.dedup.lsh import candidate_pairs
 from tasks.dedup.minhash import LshParams, choose_bands, sign_shard
-from tasks.dedup.parallel import ShardMapper, Workers, default_workers, warm_up
 from tasks.dedup.semantic import semantic_duplicates
 from tasks.dedup.shingles import number_hashes
 from tasks.dedup.verify import chunks, keep_similar, number_guard, score_pairs
 from tasks.progress import progress
 from tasks.runs import Funnel
+from tasks.shards import ShardMapper, Workers, default_workers, warm_up
 from warehouse.lake import Lake
 
 

@@ -1,8 +1,8 @@
-"""Tasks layer (ingest): sources that are not local files.
+"""Tasks layer (ingest): sources that are not local files, as counted `(location, record)` items.
 
-Hugging Face datasets go through `datasets.load_dataset(..., streaming=True)`: a hub id when
-online, or a local folder/file through the very same call (how the tests exercise it). The
-procedural generator yields leakage-free problems with exact answers for the demo.
+Hugging Face datasets are opened by `tasks.readers.hf.load_hf_dataset` (streaming: a hub id
+when online, or a local folder/file through the very same call). The procedural generator
+yields leakage-free problems with exact answers for the demo.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 
 from schemas.errors import UserError
 from tasks.ingest.procedural import ProceduralSpec, generate
-from tasks.ingest.readers import Bad, Item
+from tasks.readers.files import Bad, Item
+from tasks.readers.hf import load_hf_dataset
 
 
 def _counting(rows: Iterator[dict], failure: type[BaseException] | tuple) -> tuple[Iterator[Item], Callable[[], int]]:
@@ -34,17 +35,6 @@ def read_procedural(spec_text: str) -> tuple[Iterator[Item], Callable[[], int]]:
     except ValueError as exc:
         raise UserError(f"bad generator spec {spec_text!r}: {exc}") from None
     return _counting(generate(spec), ())
-
-
-def load_hf_dataset(dataset: str, split: str, config: str | None):
-    """`datasets.load_dataset` in streaming mode; errors become one user-facing line."""
-    import datasets
-
-    try:
-        return datasets.load_dataset(dataset, name=config, split=split, streaming=True)
-    except Exception as exc:  # datasets raises many unrelated types for a bad id/split
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"cannot load Hugging Face dataset {dataset!r} (split {split!r}): {first}") from None
 
 
 def read_hf(dataset: str, split: str, config: str | None) -> tuple[Iterator[Item], Callable[[], int]]:

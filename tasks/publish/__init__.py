@@ -1,1 +1,2 @@
-"""Tasks layer (publish): assemble chat records from the warehouse and write versioned releases."""
+"""Tasks layer (publish): assemble chat records from the warehouse, write versioned releases and
+their HTML report (`report/`)."""

@@ -18,8 +18,8 @@ from tasks.failpoints import failpoint
 from tasks.publish.assemble import Assembled, assemble
 from tasks.publish.card import render_card
 from tasks.publish.manifest import build_manifest, manifest_text
+from tasks.publish.report.build import render_report
 from tasks.publish.stats import release_stats
-from tasks.report.build import render_report
 from tasks.runs import Funnel, now
 from warehouse.lake import Lake
 from warehouse.release_queries import (

@@ -13,8 +13,7 @@ Public API (re-exported here):
 
 from tasks.verify.code import network_isolation, run_code_tests
 from tasks.verify.extract import extract_choice, extract_code, extract_final_answer
-from tasks.verify.math import answers_equivalent, verify_answer
-from tasks.verify.normalize import canonical_answer
+from tasks.verify.math import answers_equivalent, canonical_answer, verify_answer
 from tasks.verify.verdict import ANSWER_TYPES, METHODS, Verdict
 
 __all__ = [

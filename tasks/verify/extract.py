@@ -1,10 +1,15 @@
-"""Tasks layer (verify): find the final answer in a model response or a reference solution.
+"""Tasks layer (verify): find the answer in a dataset's answer field, a model response or a solution.
 
-Contract: `extract_final_answer` tries, in order, and returns the first that yields something:
-1. the LAST `\\boxed{}` / `\\fbox{}` (braces balanced; `tasks.ingest.fields.last_boxed`);
+Reference answers (`extract_answer`, used by ingest, decontamination and verification alike):
+a record's answer is in one of `ANSWER_FIELDS`; GSM8K rationales keep what follows `####`
+(thousands commas dropped: "1,250" -> "1250"), MATH solutions their last `\\boxed{}`, numbers
+become canonical strings (27.0 -> "27") and a list is joined with ", ".
+
+Responses: `extract_final_answer` tries, in order, and returns the first that yields something:
+1. the LAST `\\boxed{}` / `\\fbox{}` (braces balanced; `last_boxed`);
 2. the last explicit "final answer is/:" phrase or "Final Answer" heading (answer on the next
    line), else the last "the answer is" / "Answer:";
-3. the last "#### n" (GSM8K style; normalised like ingest does: "1,250" -> "1250");
+3. the last "#### n" (GSM8K style; normalised as `extract_answer` does: "1,250" -> "1250");
 4. the last number in the text (integers, decimals, "1,000", "3/4", "\\frac{3}{4}").
 The answer is trimmed (math delimiters, markdown bold, end punctuation); units, "$", "%" and
 "x =" stay in the extracted text and are dealt with by the comparison (normalize.py), so what
@@ -17,8 +22,9 @@ from __future__ import annotations
 
 import re
 
-from tasks.ingest.fields import extract_answer, last_boxed
 from tasks.verify.normalize import choice_letter, clean_answer
+
+ANSWER_FIELDS = ("answer", "final_answer", "solution")  # where a record keeps its answer, in order
 
 MAX_SCAN_CHARS = 200_000
 _PHRASE = re.compile(
@@ -39,6 +45,69 @@ _CHOICE_PHRASE = re.compile(
 _CHOICE_PAREN = re.compile(r"\(([A-J])\)")
 _FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_TAGS = ("python", "py", "python3", "")
+_NUMBER_WITH_COMMAS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last \\boxed{...} (or \\fbox{...}), braces balanced; None if absent."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    open_brace = text.find("{", start)
+    if open_brace < 0:
+        rest = text[start + len("\\boxed") :].strip()  # "\boxed 5" form
+        return rest.split()[0].rstrip("$.") if rest else None
+    depth = 0
+    for index in range(open_brace, len(text)):
+        char = text[index]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_brace + 1 : index].strip()
+    return None
+
+
+def _clean_number(text: str) -> str:
+    text = text.strip().rstrip(".").strip()
+    if _NUMBER_WITH_COMMAS.fullmatch(text):
+        return text.replace(",", "")
+    return text
+
+
+def _scalar_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def extract_answer(value: object) -> tuple[str | None, str | None]:
+    """(extracted answer, raw answer text). Raises TypeError for a type no answer can have.
+
+    GSM8K rationales keep what follows `####`; MATH solutions their last `\\boxed{}`; numbers
+    become canonical strings (27.0 -> "27"); a list (OlympiadBench) is joined with ", ".
+    """
+    if isinstance(value, list):
+        parts = [_scalar_text(v) for v in value]
+        raw = ", ".join(p for p in parts if p is not None)
+        return (raw or None), (raw or None)
+    raw = _scalar_text(value)
+    if raw is None:
+        return None, None
+    if "####" in raw:
+        answer = _clean_number(raw.rsplit("####", 1)[1])
+    elif "\\boxed" in raw or "\\fbox" in raw:
+        answer = last_boxed(raw)
+    else:
+        answer = raw.strip()
+    return (answer or None), raw
 
 
 def _final_part(response: str) -> str:

@@ -6,7 +6,8 @@ Contract:
   correct. It raises only for caller mistakes (an unknown `answer_type`, a reference of a type
   no answer can have). Safe to call from any thread; no I/O (math-verify runs in the worker
   processes of mvpool.py, code in the sandbox of code.py).
-- `answers_equivalent(a, b)` compares two extracted answers (plurality votes, proxy labels).
+- `answers_equivalent(a, b)` compares two extracted answers (plurality votes, proxy labels);
+  `canonical_answer(answer)` is their grouping key (see its docstring for what it does not merge).
 Order of checks for math answers (answer_type None, "number", "expression", "set",
 "interval"): option letters when the reference is one ("C", "(C)", "\\text{(C)}"); exact
 numbers with a tolerance when both sides are plain numbers (decisive: "30%" is 30, "$1,000"
@@ -19,17 +20,24 @@ from __future__ import annotations
 
 import re
 
-from tasks.ingest.fields import extract_answer
 from tasks.verify.code import run_code_tests
-from tasks.verify.extract import extract_choice, extract_code, extract_final_answer
+from tasks.verify.extract import (
+    extract_answer,
+    extract_choice,
+    extract_code,
+    extract_final_answer,
+    last_boxed,
+)
 from tasks.verify.mvpool import get_pool
 from tasks.verify.normalize import (
-    canonical_answer,
     choice_letter,
     clean_answer,
+    normalize_latex,
     normalize_string,
+    number_key,
     numbers_close,
     parse_number,
+    strip_assignment,
 )
 from tasks.verify.verdict import ANSWER_TYPES, Verdict
 
@@ -50,6 +58,63 @@ def _reference_text(reference: object) -> str | None:
     if not answer:
         return None
     return clean_answer(answer) or None
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at commas that are not inside (), [] or {}."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _element_key(text: str) -> str:
+    if "=" in text:  # "x=1" inside a list keeps its variable: "x=1,y=2" is not "x=2,y=1"
+        return normalize_latex(text)
+    number = parse_number(text)
+    return number_key(number) if number is not None else normalize_latex(text)
+
+
+def canonical_answer(answer: str) -> str:
+    """A stable grouping key for an extracted answer (plurality votes, proxy labels).
+
+    Same key for: numbers in any plain form ("0.5", "1/2", "\\dfrac{1}{2}", "$0.50" -> "1/2";
+    "1,000" and "1000.0" -> "1000"), option letters ("(C)", "\\text{(C)}", "C" -> "C"),
+    "x = 5" and "5", LaTeX spacing/\\left/\\right/\\dfrac variants, \\text{} wrappers, case of
+    plain words, and the order of elements of a set ("\\{2,1\\}" and "1,2" -> "{1,2}").
+    Limits: algebraically equal but differently written answers get different keys ("x+1" vs
+    "1+x", "\\frac{\\sqrt2}{2}" vs "\\frac{1}{\\sqrt2}", "0.333333" vs "1/3" although they are
+    within tolerance); merge such groups with `answers_equivalent` when that matters. Equal keys
+    mean equivalent answers, up to the letter case of plain words ("Evelyn", "evelyn").
+    """
+    if not answer:
+        return ""
+    text = str(answer)
+    if "\\boxed" in text or "\\fbox" in text:
+        text = last_boxed(text) or text
+    text = clean_answer(text)
+    letter = choice_letter(text)
+    if letter:
+        return letter
+    number = parse_number(text)
+    if number is not None:
+        return number_key(number)
+    text = normalize_latex(strip_assignment(text))
+    if text.startswith("\\{") and text.endswith("\\}"):
+        return "{" + ",".join(sorted(_element_key(p) for p in _split_top_level(text[2:-2]))) + "}"
+    parts = _split_top_level(text)
+    if len(parts) > 1 and not text.startswith(("(", "[")):  # a bare list is compared as a set
+        return "{" + ",".join(sorted(_element_key(p) for p in parts)) + "}"
+    if len(parts) > 1:  # tuple or interval: order and brackets matter
+        return text[0] + ",".join(_element_key(p) for p in _split_top_level(text[1:-1])) + text[-1]
+    return text
 
 
 def _math_verify(gold: str, pred: str, timeout_s: float, symmetric: bool = False) -> dict:

@@ -7,7 +7,7 @@ builds numbers from exponents. Contract:
   "$", "%", "^\\circ", "x =" and trailing unit words removed) as an exact Fraction, else None.
 - `numbers_close` is the numeric tolerance (relative 1e-6, absolute 1e-9).
 - `choice_letter` reads an option letter A-J ("C", "(C)", "\\text{(C)}", "C) 42" when loose).
-- `canonical_answer` is a grouping key; see its docstring for what it does not merge.
+- `normalize_string` / `normalize_latex` are the comparable forms of a string / an expression.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from fractions import Fraction
-
-from tasks.ingest.fields import last_boxed
 
 REL_TOL = Fraction(1, 10**6)
 ABS_TOL = Fraction(1, 10**9)
@@ -168,65 +166,10 @@ def normalize_string(text: str) -> str:
     return " ".join(text.casefold().split()).strip(_EDGE_PUNCT + "!?\"'`")
 
 
-def _split_top_level(text: str) -> list[str]:
-    """Split at commas that are not inside (), [] or {}."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
-
-
-def _normalize_latex(text: str) -> str:
+def normalize_latex(text: str) -> str:
+    """For expressions: NFKC, LaTeX spacing and \\left/\\right gone, \\dfrac/\\tfrac as \\frac, \\text{}
+    unwrapped, degrees dropped, no whitespace; a plain word lower-cased."""
     text = unicodedata.normalize("NFKC", text)
     text = _SPACING.sub("", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     text = "".join(_DEGREES.sub("", _TEXT_CMD.sub(r"\1", text)).split())
     return text.lower() if text.isalpha() else text
-
-
-def _element_key(text: str) -> str:
-    if "=" in text:  # "x=1" inside a list keeps its variable: "x=1,y=2" is not "x=2,y=1"
-        return _normalize_latex(text)
-    number = parse_number(text)
-    return number_key(number) if number is not None else _normalize_latex(text)
-
-
-def canonical_answer(answer: str) -> str:
-    """A stable grouping key for an extracted answer (plurality votes, proxy labels).
-
-    Same key for: numbers in any plain form ("0.5", "1/2", "\\dfrac{1}{2}", "$0.50" -> "1/2";
-    "1,000" and "1000.0" -> "1000"), option letters ("(C)", "\\text{(C)}", "C" -> "C"),
-    "x = 5" and "5", LaTeX spacing/\\left/\\right/\\dfrac variants, \\text{} wrappers, case of
-    plain words, and the order of elements of a set ("\\{2,1\\}" and "1,2" -> "{1,2}").
-    Limits: algebraically equal but differently written answers get different keys ("x+1" vs
-    "1+x", "\\frac{\\sqrt2}{2}" vs "\\frac{1}{\\sqrt2}", "0.333333" vs "1/3" although they are
-    within tolerance); merge such groups with `answers_equivalent` when that matters. Equal keys
-    mean equivalent answers, up to the letter case of plain words ("Evelyn", "evelyn").
-    """
-    if not answer:
-        return ""
-    text = str(answer)
-    if "\\boxed" in text or "\\fbox" in text:
-        text = last_boxed(text) or text
-    text = clean_answer(text)
-    letter = choice_letter(text)
-    if letter:
-        return letter
-    number = parse_number(text)
-    if number is not None:
-        return number_key(number)
-    text = _normalize_latex(strip_assignment(text))
-    if text.startswith("\\{") and text.endswith("\\}"):
-        return "{" + ",".join(sorted(_element_key(p) for p in _split_top_level(text[2:-2]))) + "}"
-    parts = _split_top_level(text)
-    if len(parts) > 1 and not text.startswith(("(", "[")):  # a bare list is compared as a set
-        return "{" + ",".join(sorted(_element_key(p) for p in parts)) + "}"
-    if len(parts) > 1:  # tuple or interval: order and brackets matter
-        return text[0] + ",".join(_element_key(p) for p in _split_top_level(text[1:-1])) + text[-1]
-    return text

@@ -25,8 +25,8 @@ from schemas.config import IngestSettings, SourceConfig
 from schemas.decontam import DecontamSettings
 from tasks.decontam.loading import load_benchmarks
 from tasks.decontam.stage import run_decontam
-from tasks.ingest.fields import normalize_text
 from tasks.ingest.stage import ingest_source
+from tasks.text import normalize_text
 from tests.tasks.decontam_rephrased import REPHRASED
 
 SEEDS = ("gsm8k_train.jsonl", "deepscaler_math_train.json", "deepscaler_aime_1983_2023.json")

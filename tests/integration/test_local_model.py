@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tasks.llm import local_model as lm
@@ -43,10 +44,9 @@ def _wait_for(predicate, timeout: float = 20.0, interval: float = 0.05) -> None:
 def _alive(pid: int) -> bool:
     """True if ``pid`` runs and is not a zombie (zombies may linger where PID 1 does not reap)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
         return False
-    return stat[stat.rfind(")") + 2 :].split()[0] not in ("Z", "X")
 
 
 def _port_open(port: int, host: str = "127.0.0.1") -> bool:

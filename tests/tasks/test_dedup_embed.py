@@ -8,8 +8,9 @@ import numpy as np
 
 from schemas.config import IngestSettings, SourceConfig
 from schemas.dedup import DedupSettings, EmbeddingSettings
-from tasks.dedup.embed import encode, model_name, similar_pairs
+from tasks.dedup.embed import model_name, similar_pairs
 from tasks.dedup.stage import run_dedup
+from tasks.embeddings import encode
 from tasks.ingest.stage import ingest_source
 
 SUM = "What is the sum of 2 and 3?"
@@ -65,7 +66,7 @@ def test_paraphrases_are_dropped_number_variants_kept(lake, tmp_path):
 
 
 def test_encode_is_normalised_and_takes_a_model_path():
-    from tasks.dedup.embed import default_model
+    from tasks.embeddings import default_model
 
     vectors = encode([SUM, NATALIA], default_model(), "cpu", 8)
     assert vectors.shape == (2, 384)

@@ -1,9 +1,17 @@
-from tasks.ingest.fields import extract_answer, last_boxed, normalize_text, prompt_id, text_hash
+from tasks.ingest.fields import prompt_id
+from tasks.text import normalize_text, text_hash
+from tasks.verify.extract import extract_answer, last_boxed
 
 
 def test_normalize_nfkc_and_whitespace():
     assert normalize_text("  Find\u00a0x:\r\n  ｘ² =\t4 ") == "Find x: x2 = 4"
     assert normalize_text("plain ascii   text") == "plain ascii text"
+
+
+def test_normalize_keeps_latex_and_case_and_collapses_every_unicode_space():
+    text = "ﬁnd\u2028$\\dfrac{１}{2}$\x1c\u3000Ünïcödé\u0085 cafe\u0301 ΣΑΣ"
+    assert normalize_text(text) == "find $\\dfrac{1}{2}$ Ünïcödé café ΣΑΣ"
+    assert normalize_text(normalize_text(text)) == normalize_text(text)
 
 
 def test_hash_ignores_whitespace_and_width_but_not_content():

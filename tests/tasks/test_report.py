@@ -11,8 +11,8 @@ from schemas.errors import UserError
 from schemas.publish import PublishSettings
 from tasks.publish.stage import run_publish
 from tasks.publish.stats import pass_rate_bin, release_stats, token_bucket
-from tasks.report.build import render_report, report_stats, write_report
-from tasks.report.funnel import funnel
+from tasks.publish.report.build import render_report, report_stats, write_report
+from tasks.publish.report.funnel import funnel
 from tests.support.report_dom import ReportDom, assert_shows_manifest
 from tests.tasks.test_publish import build_warehouse
 from warehouse import releases

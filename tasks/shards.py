@@ -1,12 +1,12 @@
-"""Tasks layer (dedup): the shard-mapper contract and its default, a small ordered process pool.
+"""Tasks layer: the shard-mapper contract and its default, a small ordered process pool.
 
-A `ShardMapper` runs the stage's CPU-bound shard work; the stage takes any (flows/ maps shards
-over Prefect task runners, Dask included) and defaults to `Workers`:
-`Workers(n).map(fn, items)` runs `fn(*args)` for each `(tag, args)` item and yields
-`(tag, result)` in input order, with at most two items per worker in flight, so memory stays
-bounded however many shards there are. With n == 1 everything runs in this process (no start-up
-cost for small inputs, and easy to debug). The pool starts lazily on first use and is shared by
-every `map` inside one `with` block.
+A `ShardMapper` runs a stage's CPU-bound shard work (dedup's signing and verification today);
+the stage takes any (flows/ maps shards over Prefect task runners, Dask included) and defaults
+to `Workers`: `Workers(n).map(fn, items)` runs `fn(*args)` for each `(tag, args)` item and
+yields `(tag, result)` in input order, with at most two items per worker in flight, so memory
+stays bounded however many shards there are. With n == 1 everything runs in this process (no
+start-up cost for small inputs, and easy to debug). The pool starts lazily on first use and is
+shared by every `map` inside one `with` block.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
+PRELOAD = ("numpy", "pyarrow", "pyarrow.compute")  # imported once, in the fork server
 
 
 class ShardMapper(Protocol):
@@ -37,13 +38,14 @@ def default_workers() -> int:
 
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver, not fork: workers must not inherit the parent's DuckDB, Prefect or rayon
-    # threads (a forked rayon pool deadlocks). Preloading the stage's compute modules in the
-    # server makes each worker start with numpy, pyarrow and rensa imported. As with any
-    # spawn-like start method, a calling *script* needs the `if __name__ == "__main__":` guard.
+    # threads (a forked rayon pool deadlocks). Preloading the compute libraries in the server
+    # makes each worker start with numpy and pyarrow imported (the bulk of the import time; a
+    # shard function's own module then takes a few ms). As with any spawn-like start method, a
+    # calling *script* needs the `if __name__ == "__main__":` guard.
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tasks.dedup.minhash", "tasks.dedup.verify"])
+    context.set_forkserver_preload(list(PRELOAD))
     return context
 
 

@@ -1,4 +1,4 @@
-"""Tasks layer (ingest): streaming readers, one per source format.
+"""Tasks layer (readers): streaming file readers, one per format (ingest sources, benchmarks).
 
 Every reader yields `(location, record)` where record is a dict, or a `Bad` that says why the
 unit could not be read; a reader never raises on data (a file it cannot parse at all becomes

@@ -1,4 +1,4 @@
-"""Tasks layer (report): HTML of the report page: plain tables, chart slots, one embedded plotly.js.
+"""Tasks layer (publish, report): HTML of the report page: plain tables, chart slots, one embedded plotly.js.
 
 Tables carry `id`s and `data-key` / `data-stage` / `data-col` attributes so a script (or a
 test) reads the numbers back without parsing prose. Every value is escaped. Pure strings.

@@ -1,4 +1,4 @@
-"""Tasks layer (report): the plotly figures of a release report, one function per chart.
+"""Tasks layer (publish, report): the plotly figures of a release report, one function per chart.
 
 Each takes plain manifest sections and returns a `go.Figure`; an empty section gives a figure
 that says so (every report has the same charts, so a reader always finds them in one place).
@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tasks.report.funnel import Step
+from tasks.publish.report.funnel import Step
 
 KEPT_COLOR = "#2e7d32"
 UNSCORED_COLOR = "#9e9e9e"

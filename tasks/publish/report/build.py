@@ -1,4 +1,4 @@
-"""Tasks layer (report): `render_report(manifest)` -> HTML, and `write_report` for `teachable report`.
+"""Tasks layer (publish, report): `render_report(manifest)` -> HTML; `write_report` for `teachable report`.
 
 The report is a function of the release directory alone: the manifest's counts and `stats`;
 a release published before `stats` existed gets the same distributions from its shards.
@@ -12,9 +12,9 @@ from pathlib import Path
 from schemas.errors import UserError
 from tasks.publish.compare import flatten, parse_ref
 from tasks.publish.stats import COLUMNS, release_stats
-from tasks.report import charts
-from tasks.report.funnel import funnel
-from tasks.report.page import Charts, key_table, page, rows_table
+from tasks.publish.report import charts
+from tasks.publish.report.funnel import funnel
+from tasks.publish.report.page import Charts, key_table, page, rows_table
 from warehouse.home import Home
 from warehouse.releases import (
     MANIFEST,

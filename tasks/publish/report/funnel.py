@@ -1,4 +1,4 @@
-"""Tasks layer (report): the stage funnel (in, kept, dropped by reason) from a release manifest.
+"""Tasks layer (publish, report): the stage funnel (in, kept, dropped by reason) from a release manifest.
 
 Reads only `manifest["stages"]` (whole-warehouse counts when the release was cut) and
 `manifest["release"]` (the publish step itself). Units differ by stage (records, prompts,
