@@ -44,8 +44,8 @@ class EngineSettings(Settings):
 
     kind: Literal["local", "openai", "vllm"] = Field(
         "local",
-        description="local: start the bundled vLLM server (SmolLM2) for the stage; openai: any "
-        "OpenAI-compatible endpoint (base_url); vllm: in-process vllm.LLM.",
+        description="local: start the bundled vLLM server (SmolLM2, or `local_model`) for the stage; "
+        "openai: any OpenAI-compatible endpoint (base_url); vllm: in-process vllm.LLM.",
     )
     model: str = Field("smollm2-135m-instruct", description="Model name (served name, or path/id for vllm).")
     base_url: str | None = Field(
@@ -60,7 +60,35 @@ class EngineSettings(Settings):
     backoff_base_s: float = Field(0.5, ge=0, description="First retry delay; doubles, with jitter.")
     backoff_max_s: float = Field(30.0, ge=0, description="Longest retry delay.")
     supports_n: bool = Field(True, description="Ask for n samples in one request (else fan out).")
-    prices: dict[str, Price] = Field(default_factory=dict, description="Per-model price table for cost.")
+    prices: dict[str, Price] = Field(
+        default_factory=dict, description="Per-model prices; override the dated built-in table (tasks.llm.pricing)."
+    )
+    reasoning: bool | None = Field(
+        None, description="OpenAI reasoning-model dialect (max_completion_tokens, no temperature/top_p); "
+        "None = recognised by model name (o1/o3/o4/gpt-5 families).",
+    )
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        None, description="reasoning_effort sent to reasoning models (None = the provider's default)."
+    )
+    sampling_params: bool | None = Field(
+        None, description="Send temperature/top_p (None = not for reasoning models, yes otherwise)."
+    )
+    params: dict[str, object] = Field(
+        default_factory=dict, description="Extra request fields passed through as they are "
+        "(chat_template_kwargs: {enable_thinking: true}, top_k, provider keys).",
+    )
+    budget_usd: float | None = Field(
+        None, gt=0, description="Most this engine may spend in one stage run; it stops cleanly at the cap."
+    )
+    reasoning_parser: str | None = Field(
+        None, description="kind local: vLLM --reasoning-parser (deepseek_r1, qwen3, ...)."
+    )
+    server_args: list[str] = Field(
+        default_factory=list, description="kind local: extra `vllm serve` arguments."
+    )
+    local_model: str | None = Field(
+        None, description="kind local: a model folder or hub id to serve instead of the bundled SmolLM2."
+    )
     vllm_args: dict[str, object] = Field(
         default_factory=dict, description="Extra vllm.LLM(...) arguments (kind vllm)."
     )

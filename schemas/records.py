@@ -170,6 +170,9 @@ class Trace(Record):
     status: str = Field(description="kept | dropped")
     reason: str | None = None
     run_id: str
+    reasoning_channel: str | None = Field(
+        None, description="reasoning_content | reasoning | think_tags | template_think | none"
+    )
 
 
 class LLMCall(Record):
@@ -183,7 +186,9 @@ class LLMCall(Record):
     stage: str
     engine: str
     model: str
-    status: str = Field(description="ok | retry (failed, will retry) | error (gave up)")
+    status: str = Field(
+        description="ok | retry (failed, will retry) | error (gave up) | adapted (400 understood, resent)"
+    )
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost_usd: float | None = None

@@ -33,8 +33,9 @@ class RewriteSettings(Settings):
 
 class TracesSettings(Settings):
     teacher: EngineSettings = Field(
-        default_factory=lambda: EngineSettings(kind="openai", model="o4-mini"),
-        description="Teacher model; default an OpenAI reasoning model (key from OPENAI_API_KEY).",
+        default_factory=EngineSettings,
+        description="Teacher model: name one whose reasoning is visible (see README 'Choosing a teacher'); "
+        "default the bundled local model, never a remote endpoint nobody chose.",
     )
     k: int = Field(4, gt=0, description="Responses per prompt.")
     system_prompt: str = Field(PHI_SYSTEM, description="System message in the style of the Phi-4 report.")

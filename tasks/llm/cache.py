@@ -49,6 +49,7 @@ class Sample:
     finish_reason: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    channel: str | None = None  # where the reasoning came from (tasks.llm.dialects.CHANNELS)
 
 
 def sample_key(model: str, request: LLMRequest, sample_index: int) -> str:
@@ -69,6 +70,9 @@ class ResponseCache:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(responses)")}
+        if "channel" not in columns:  # caches written before reasoning channels were recorded
+            self._db.execute("ALTER TABLE responses ADD COLUMN channel TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -81,7 +85,7 @@ class ResponseCache:
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = self._db.execute(
-                    "SELECT key, text, reasoning, finish_reason, prompt_tokens, completion_tokens "
+                    "SELECT key, text, reasoning, finish_reason, prompt_tokens, completion_tokens, channel "
                     f"FROM responses WHERE key IN ({marks})", chunk,
                 ).fetchall()
                 for key, *rest in rows:
@@ -95,8 +99,10 @@ class ResponseCache:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
-                    "INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(k, model, s.text, s.reasoning, s.finish_reason, s.prompt_tokens, s.completion_tokens, at)
+                    "INSERT OR IGNORE INTO responses (key, model, text, reasoning, finish_reason, prompt_tokens, "
+                    "completion_tokens, created_at, channel) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(k, model, s.text, s.reasoning, s.finish_reason, s.prompt_tokens, s.completion_tokens, at,
+                      s.channel)
                      for k, s in samples.items()],
                 )
                 if call is not None:
@@ -132,6 +138,18 @@ class ResponseCache:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("UPDATE calls SET flushed = 1 WHERE call_id = ?", [(c,) for c in call_ids])
             self._db.execute("COMMIT")
+
+    def usage_per_sample(self, stage: str, model: str) -> tuple[float, float, int] | None:
+        """(prompt tokens per request, completion tokens per sample, requests seen) of this
+        stage and model's answered calls, or None when it has none yet."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sum(prompt_tokens), sum(completion_tokens), sum(samples), count(*) FROM calls "
+                "WHERE status = 'ok' AND stage = ? AND model = ?", (stage, model),
+            ).fetchone()
+        if not row or not row[3] or not row[2]:
+            return None
+        return row[0] / row[3], row[1] / row[2], int(row[3])
 
     def count_calls(self) -> int:
         with self._lock:

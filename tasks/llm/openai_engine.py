@@ -5,6 +5,9 @@ backoff and jitter for 429 (honouring Retry-After), 5xx, timeouts, connection er
 malformed bodies only; 400/401/403/404 stop the stage with one clear line. Asks for `n`
 samples per request when the endpoint supports it and fans out otherwise. The API key is
 read from the environment variable the settings name and never leaves the client object.
+The request follows the model's dialect (tasks.llm.dialects): a 400 naming one unsupported
+parameter is understood once, applied to every later request and logged as an `adapted` call.
+Each request reserves its worst-case cost against the engine's budget before it is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ import openai
 
 from schemas.llm import EngineSettings, LLMRequest
 from tasks.llm.base import CallCallback, Job, LLMFatalError, SamplesCallback, run_coroutine, split_tokens
+from tasks.llm.budget import Budget
 from tasks.llm.cache import Sample
+from tasks.llm.dialects import Dialect, reasoning_channel
+from tasks.llm.pricing import cost_usd, price_of, worst_case_cost
 from tasks.llm.gates import endpoint_slot, limit_name
 from tasks.llm.limits import RateLimiter
 
@@ -40,10 +46,26 @@ class MalformedResponse(Exception):
     """The body parsed but is not a chat completion we can use."""
 
 
-def _reasoning(message: object) -> str | None:
-    found = getattr(message, "reasoning_content", None)
+def _reasoning(message: object) -> tuple[str | None, str | None]:
+    """(field name, text) of separate reasoning: DeepSeek/old vLLM `reasoning_content`, new vLLM `reasoning`."""
     extra = getattr(message, "model_extra", None) or {}
-    return found or extra.get("reasoning_content") or extra.get("reasoning")
+    for name in ("reasoning_content", "reasoning"):
+        found = getattr(message, name, None) or extra.get(name)
+        if isinstance(found, str) and found.strip():
+            return name, found
+    return None, None
+
+
+def _sample(choice: object, text: str, prompt_tokens: int, share: int) -> Sample:
+    name, reasoning = _reasoning(choice.message)  # type: ignore[attr-defined]
+    channel = reasoning_channel(text, name, reasoning)
+    return Sample(text, reasoning, choice.finish_reason, prompt_tokens, share, channel)  # type: ignore[attr-defined]
+
+
+def reasoning_tokens(response: object) -> int:
+    """Hidden reasoning spent (OpenAI's usage.completion_tokens_details.reasoning_tokens), else 0."""
+    details = getattr(getattr(response, "usage", None), "completion_tokens_details", None)
+    return int(getattr(details, "reasoning_tokens", 0) or 0)
 
 
 def parse_samples(response: object) -> tuple[list[Sample], int, int]:
@@ -55,10 +77,7 @@ def parse_samples(response: object) -> tuple[list[Sample], int, int]:
         prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
         completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
         shares = split_tokens(completion_tokens, texts)
-        samples = [
-            Sample(text, _reasoning(c.message), c.finish_reason, prompt_tokens, share)
-            for c, text, share in zip(choices, texts, shares)
-        ]
+        samples = [_sample(c, text, prompt_tokens, share) for c, text, share in zip(choices, texts, shares)]
     except (AttributeError, TypeError, ValueError) as exc:
         raise MalformedResponse(f"unusable response body: {type(exc).__name__}") from None
     if not samples:
@@ -78,7 +97,18 @@ def retry_after_s(exc: BaseException) -> float | None:
 def describe(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None)
     text = f"{type(exc).__name__}" + (f" {status}" if status else "")
+    error = error_of(exc)
+    if error and (error.get("param") or error.get("code")):
+        text += f" ({error.get('code') or 'error'}: {error.get('param') or '-'})"
     return text[:200]
+
+
+def error_of(exc: BaseException) -> dict | None:
+    """The OpenAI error object ({message, type, param, code}) of an API error, if any."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    return body if isinstance(body, dict) and "message" in body else None
 
 
 class OpenAIEngine:
@@ -94,15 +124,15 @@ class OpenAIEngine:
             self._api_key = "EMPTY"  # local OpenAI-compatible servers accept any key
         self.supports_n = settings.supports_n
         self._limit = limit_name(settings.base_url, settings.model)
+        self.dialect = Dialect.of(settings)
+        self.price = price_of(settings)
+        self.budget = Budget(settings.budget_usd)
 
     def close(self) -> None:
         pass
 
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
-        price = self.settings.prices.get(self.model)
-        if price is None:
-            return None
-        return (prompt_tokens * price.input_per_mtok + completion_tokens * price.output_per_mtok) / 1e6
+        return cost_usd(self.price, prompt_tokens, completion_tokens)
 
     def run(self, jobs: list[Job], on_samples: SamplesCallback, on_call: CallCallback) -> None:
         if jobs:
@@ -126,8 +156,16 @@ class OpenAIEngine:
         remaining = list(job.keys)
         while remaining:
             n = len(remaining) if self.supports_n else 1
-            async with gate, endpoint_slot(self._limit, self.settings.max_concurrency, self.settings.requests_per_minute):
-                samples, call = await self._call(client, limiter, job.request, n, remaining[0], on_call)
+            worst = worst_case_cost(self.price, job.request, n)
+            if not self.budget.reserve(worst):
+                return  # over the cap: the client reports it; what was answered is kept
+            samples, call = None, None
+            try:
+                async with gate, endpoint_slot(self._limit, self.settings.max_concurrency,
+                                               self.settings.requests_per_minute):
+                    samples, call = await self._call(client, limiter, job.request, n, remaining[0], on_call)
+            finally:
+                self.budget.settle(worst, call.get("cost_usd") if call else None)
             if samples is None:
                 return  # gave up after max_attempts; the error is logged, a rerun retries
             taken = remaining[: len(samples)]
@@ -136,7 +174,9 @@ class OpenAIEngine:
 
     async def _call(self, client, limiter, request: LLMRequest, n: int, call_key: str, on_call: CallCallback):
         s = self.settings
-        for attempt in range(1, s.max_attempts + 1):
+        attempt = adaptations = 0
+        while attempt < s.max_attempts:
+            attempt += 1
             await limiter.acquire(self._estimate_tokens(request, n))
             call = {"call_id": uuid.uuid4().hex, "call_key": call_key, "attempt": attempt, "samples": n,
                     "engine": self.name, "model": self.model}
@@ -148,6 +188,14 @@ class OpenAIEngine:
                 if isinstance(exc, openai.BadRequestError) and n > 1 and self._rejects_n(exc):
                     self.supports_n = False  # e.g. reasoning models that only allow n=1
                     return await self._call(client, limiter, request, 1, call_key, on_call)
+                change = self.dialect.adapt(getattr(exc, "status_code", None), error_of(exc))
+                if change is not None and adaptations < 4:  # understood once; later requests go adapted
+                    adaptations += 1
+                    if change:
+                        on_call({**call, "status": "adapted", "error": change,
+                                 "latency_s": time.perf_counter() - started})
+                    attempt -= 1
+                    continue
                 on_call({**call, "status": "error", "error": describe(exc), "latency_s": time.perf_counter() - started})
                 raise LLMFatalError(f"{self.model} at {s.base_url or 'api.openai.com'} refused the request: {describe(exc)}") from None
             except (*RETRYABLE, MalformedResponse, json.JSONDecodeError) as exc:
@@ -158,7 +206,8 @@ class OpenAIEngine:
                     await asyncio.sleep(self._delay(attempt, exc))
                 continue
             call.update(status="ok", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                        cost_usd=self._cost(prompt_tokens, completion_tokens), latency_s=time.perf_counter() - started)
+                        cost_usd=self._cost(prompt_tokens, completion_tokens), latency_s=time.perf_counter() - started,
+                        reasoning_tokens=reasoning_tokens(response))
             return samples, call
         return None, None
 
@@ -178,18 +227,5 @@ class OpenAIEngine:
         return sum(len(m.content) for m in request.messages) // 4 + request.max_tokens * n
 
     def _params(self, request: LLMRequest, n: int) -> dict:
-        params: dict = {
-            "model": self.model,
-            "messages": [m.model_dump() for m in request.messages],
-            "n": n,
-            "temperature": request.temperature,
-            "top_p": request.top_p,
-            "max_tokens": request.max_tokens,
-        }
-        if request.seed is not None:
-            params["seed"] = request.seed
-        if request.stop:
-            params["stop"] = list(request.stop)
-        if request.extra:
-            params["extra_body"] = dict(request.extra)
-        return params
+        fields, extra = self.dialect.body(self.model, request, n)
+        return {**fields, "extra_body": extra} if extra else fields

@@ -1,7 +1,9 @@
 """Tasks layer (traces): pure checks of one teacher response, each failure a named reason.
 
 Reasoning comes either separately (`reasoning_content` / `reasoning` fields, wrapped in think
-tags by the caller) or inline as exactly one `<think>…</think>` block at the start. Checks, in
+tags by the caller), inline as exactly one `<think>…</think>` block at the start, or after a
+think block the chat template opened in the prompt (R1/QwQ without a reasoning parser: the text
+is `reasoning </think> answer`). Checks, in
 order: empty, truncated, reasoning form, length, repetition (share of repeated word 5-grams,
 as in the Phi-4 report's RL reward), then the final answer against the label.
 """
@@ -35,6 +37,9 @@ def split_reasoning(text: str, separate: str | None, allow_answer_only: bool) ->
     opens, closes = text.count(OPEN), text.count(CLOSE)
     if opens == 0 and closes == 0:
         return ("", text.strip()) if allow_answer_only else "no_reasoning"
+    if opens == 0 and closes == 1:  # the template opened the block in the prompt
+        reasoning, solution = text.split(CLOSE, 1)
+        return (reasoning.strip(), solution.strip()) if reasoning.strip() else "malformed_think"
     if opens != 1 or closes != 1 or text.index(OPEN) > text.index(CLOSE):
         return "malformed_think"
     before, rest = text.split(OPEN, 1)
@@ -51,7 +56,7 @@ def repetition_ratio(text: str, n: int = 5) -> float:
 
 
 def has_reasoning(sample: Sample) -> bool:
-    return bool((sample.reasoning or "").strip()) or OPEN in sample.text
+    return bool((sample.reasoning or "").strip()) or OPEN in sample.text or CLOSE in sample.text
 
 
 def check_response(sample: Sample, label: str | None, *, allow_answer_only: bool, min_tokens: int,

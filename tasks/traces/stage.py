@@ -20,6 +20,8 @@ from schemas.records import Trace
 from schemas.traces import TracesSettings
 from tasks.llm.base import Engine
 from tasks.llm.client import LLMClient
+from tasks.llm.dialects import reasoning_channel
+from tasks.llm.preflight import teacher_preflight
 from tasks.runs import Funnel
 from tasks.traces.filters import Checked, check_response, has_reasoning
 from warehouse.lake import Lake
@@ -94,6 +96,7 @@ class TracesStage:
     def __init__(self, lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None):
         self.lake, self.settings, self.run_id = lake, settings, run_id
         self.client = LLMClient(settings.teacher, cache_path, run_id=run_id, stage="traces", engine=engine)
+        self.client.preflight = teacher_preflight(settings.system_prompt, settings.allow_answer_only)
         self.report = TracesReport(run_id, settings.teacher.model)
 
     def run(self) -> TracesReport:
@@ -102,6 +105,7 @@ class TracesStage:
         try:
             for start in range(0, len(prompts), CHUNK):
                 self._trace_chunk(prompts[start : start + CHUNK])
+            self.client.raise_if_budget_stopped()  # answered rows are kept; a rerun continues
         finally:
             self.client.flush(self.lake)
             self.report.llm = self.client.stats
@@ -143,8 +147,20 @@ class TracesStage:
         return {"prompt_id": prompt["prompt_id"], "teacher": self.settings.teacher.model, "sample_index": index,
                 "reasoning": checked.reasoning, "solution": checked.solution, "final_answer": checked.final_answer,
                 "correct": checked.correct, "tokens": sample.completion_tokens, "status": checked.status,
-                "reason": checked.reason, "run_id": self.run_id}
+                "reason": checked.reason, "run_id": self.run_id,
+                "reasoning_channel": sample.channel or reasoning_channel(sample.text, None, None)}
 
 
 def run_traces(lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None) -> TracesReport:
     return TracesStage(lake, settings, run_id, cache_path, engine).run()
+
+
+def estimate(ctx: StageContext, settings: TracesSettings) -> dict:
+    """The dry run: what `run` would send and cost now; sends nothing, writes nothing."""
+    prompts = select_prompts(ctx.lake, settings)
+    client = LLMClient(settings.teacher, ctx.cache_path, run_id=ctx.run_id, stage="traces")
+    try:
+        return {"prompts": len(prompts), **client.estimate([build_request(settings, p["problem"]) for p in prompts],
+                                                           settings.k)}
+    finally:
+        client.close()
