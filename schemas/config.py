@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
+from schemas import yaml_safe
 from schemas.config_base import Settings
 from schemas.decontam import DecontamSettings
 from schemas.dedup import DedupSettings
@@ -72,34 +72,9 @@ class PipelineConfig(Settings):
     )
 
 
-def _key_lines(loader: yaml.SafeLoader, node: yaml.Node, path: tuple, lines: dict) -> None:
-    """Record the line of every key path (1-based) so errors can point into the file."""
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            _key_lines(loader, value_node, path + (key,), lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[path + (index,)] = item.start_mark.line + 1
-            _key_lines(loader, item, path + (index,), lines)
-
-
 def parse_yaml(text: str, origin: str) -> tuple[Any, dict[tuple, int]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            raise ConfigError(f"{origin}: the config is empty")
-        lines: dict[tuple, int] = {(): node.start_mark.line + 1}
-        _key_lines(loader, node, (), lines)
-        return loader.construct_document(node), lines
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else "?"
-        raise ConfigError(f"{origin}:{line}: invalid YAML: {exc.problem or exc}") from None
-    finally:
-        loader.dispose()
+    """(the config's mapping, {key path: line}); hostile YAML is refused by `schemas.yaml_safe`."""
+    return yaml_safe.load(text, origin)
 
 
 def _line_of(loc: tuple, lines: dict[tuple, int]) -> int:
@@ -125,11 +100,12 @@ def validate_config(data: Any, lines: dict[tuple, int], origin: str) -> Pipeline
 
 def load_config(path: str | Path) -> PipelineConfig:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    text = yaml_safe.read_text(path)
     data, lines = parse_yaml(text, str(path))
-    return validate_config(data, lines, str(path))
+    try:
+        return validate_config(data, lines, str(path))
+    except ConfigError as exc:  # one line whatever a validator's message holds
+        message = str(exc)
+        if "\n" in message or "\r" in message:
+            raise ConfigError(" ".join(message.split())) from None
+        raise
