@@ -3,6 +3,12 @@
 `--home DIR`, else `$TEACHABLE_HOME`, else `./.teachable`. Everything teachable stores lives
 below it: the DuckLake catalog (or catalog.json naming the PostgreSQL catalog it is bound to),
 its Parquet data, releases/ and the LLM cache. The binding is written once, then fixed.
+
+A home can be copied or moved as a whole (`cp -a`, `mv`): where it lives is never taken from what
+it stores. catalog.json names a folder only when the config's warehouse.data_path chose one, and
+the DuckLake catalog records the absolute data path it was created with but is opened with the
+home's own data/ every time (`warehouse.lake.attach_options`), so a copy never writes into the
+original's data/.
 """
 
 from __future__ import annotations
@@ -63,6 +69,22 @@ class Home:
 
     def exists(self) -> bool:
         return self.catalog.exists() or self.binding_file.exists()
+
+    def check_catalog(self, binding: WarehouseSettings) -> None:
+        """Refuse a home bound to its DuckDB catalog file (it opened once) that no longer has it:
+        a writer would start an empty catalog beside the data the lost one described."""
+        if not binding.is_postgres and self.binding_file.exists() and not self.catalog.exists():
+            raise UserError(f"the warehouse catalog {self.catalog} is missing: {self._recovery()}")
+
+    def damaged_catalog(self, reason: str) -> UserError:
+        """The error for a DuckDB catalog file that does not open (truncated, overwritten, ...)."""
+        return UserError(f"the warehouse catalog {self.catalog} cannot be read ({reason}): it is damaged "
+                         f"or not a teachable catalog; {self._recovery()}")
+
+    def _recovery(self) -> str:
+        return (f"restore {self.catalog.name} from a backup or an intact copy of this home (copy the "
+                f"whole folder: the catalog and {self.data.name}/ belong together), or move {self.root} "
+                "aside to start an empty warehouse")
 
     def create(self) -> None:
         for path in (self.root, self.data, self.releases, self.cache):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
@@ -75,10 +76,38 @@ def attach_target(home: Home, binding: WarehouseSettings) -> str:
     return f"ducklake:postgres:{binding.conninfo}" if binding.is_postgres else f"ducklake:{home.catalog}"
 
 
+def attach_options(home: Home, binding: WarehouseSettings, read_only: bool) -> list[str]:
+    options = ["READ_ONLY"] if read_only else []
+    if binding.is_postgres or binding.data_path:
+        # A shared or chosen data folder: readers take the one the catalog recorded, writers
+        # state it so a mismatch is caught.
+        return options or [f"DATA_PATH {sql_literal(home.data_path(binding))}"]
+    # HOME/data, wherever the home is now. DuckLake records the absolute data path a catalog was
+    # created with (and each file relative to it): a copied or moved home would read the
+    # original's files and refuse to write, so every open overrides it (for that session only).
+    return options + [f"DATA_PATH {sql_literal(home.default_data_path)}", "OVERRIDE_DATA_PATH true"]
+
+
 def attach_sql(home: Home, binding: WarehouseSettings, read_only: bool) -> str:
-    # Readers take the data path the catalog recorded; writers state it so a mismatch is caught.
-    options = ["READ_ONLY"] if read_only else [f"DATA_PATH {sql_literal(home.data_path(binding))}"]
-    return f"ATTACH {sql_literal(attach_target(home, binding))} AS {CATALOG} ({', '.join(options)})"
+    options = ", ".join(attach_options(home, binding, read_only))
+    return f"ATTACH {sql_literal(attach_target(home, binding))} AS {CATALOG} ({options})"
+
+
+def attach_catalog(con: duckdb.DuckDBPyConnection, home: Home, binding: WarehouseSettings, read_only: bool,
+                   holding: AbstractContextManager[None] | None = None) -> None:
+    """ATTACH the home's catalog as `lake` and USE it (its extensions loaded), the ATTACH inside
+    `holding`; a catalog that does not open, or is damaged, is a one-line UserError."""
+    try:
+        with holding or nullcontext():
+            con.execute(attach_sql(home, binding, read_only))
+        con.execute(f"USE {CATALOG}")  # reads the latest snapshot: a damaged catalog fails here
+        if not binding.is_postgres:
+            check_catalog_size(con, home)
+    except duckdb.Error as exc:
+        error = open_error(home, binding, exc)
+        if error is None:
+            raise
+        raise error from None
 
 
 class PostgresWriterLock:
@@ -117,11 +146,17 @@ def open_error(home: Home, binding: WarehouseSettings, exc: duckdb.Error) -> Use
     """The user-facing error for a catalog that cannot be opened, or None for a bug."""
     message = str(exc)
     if not binding.is_postgres:
-        if isinstance(exc, duckdb.IOException) and "lock" in message.lower():
+        # DuckDB's words for a file another process holds ("... in block at ..." is corruption)
+        if isinstance(exc, duckdb.IOException) and "Could not set lock on file" in message:
             return WarehouseBusyError(
                 f"warehouse {home.root} is in use by another teachable process; "
                 "wait for it to finish and retry"
             )
+        if isinstance(exc, _UNREADABLE) and home.catalog.is_file() and "does not match existing data path" \
+                not in message:
+            if "Permission denied" in message:
+                return UserError(f"cannot open the warehouse catalog {home.catalog}: permission denied")
+            return home.damaged_catalog(duckdb_reason(message.replace(str(home.catalog), home.catalog.name)))
         return None
     if "does not match existing data path" in message:
         return UserError(
@@ -131,6 +166,40 @@ def open_error(home: Home, binding: WarehouseSettings, exc: duckdb.Error) -> Use
     if "creating a new DuckLake is explicitly disabled" in message:
         return UserError(f"no warehouse in the PostgreSQL catalog {binding.conninfo}: ingest something first")
     return UserError(f"cannot open the PostgreSQL catalog {binding.conninfo}: {libpq_reason(message)}")
+
+
+# What DuckDB raises for a catalog file it cannot read: truncated (IO), overwritten (IO: "not a
+# valid DuckDB database file"), failed checksums (IO), a DuckDB file that holds no DuckLake (invalid
+# input, for a reader), and what a damaged block can turn into.
+_UNREADABLE = (duckdb.IOException, duckdb.InvalidInputException, duckdb.SerializationException,
+               duckdb.InternalException, duckdb.CatalogException)
+
+
+def check_catalog_size(con: duckdb.DuckDBPyConnection, home: Home) -> None:
+    """Refuse an attached DuckDB catalog file shorter than its blocks: a truncated copy opens and
+    fails only once a query reaches a lost block. The file is never opened here: closing any
+    descriptor of it would drop the lock DuckDB holds on it for this process (POSIX locks)."""
+    row = con.execute(
+        "SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = ?",
+        [f"__ducklake_metadata_{CATALOG}"],
+    ).fetchone()
+    if not row or not row[0]:
+        return
+    expected = 3 * _FILE_HEADER + row[0] * row[1]  # a main and two database headers, then the blocks
+    size = home.catalog.stat().st_size
+    if size < expected:
+        raise home.damaged_catalog(f"the file is truncated: {size} of {expected} bytes")
+
+
+_FILE_HEADER = 4096  # DuckDB's Storage::FILE_HEADER_SIZE
+
+
+def duckdb_reason(message: str) -> str:
+    """DuckDB's first line without the attach preamble that names the catalog again."""
+    line = message.splitlines()[0] if message else "unknown error"
+    line = re.sub(r'^.*?DuckLake MetaData "[^"]*" at path \+ "[^"]*"', "", line)
+    line = re.sub(r"^(IO|Invalid Input|Serialization|INTERNAL|Catalog) Error: ", "", line).strip()
+    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def libpq_reason(message: str) -> str:
@@ -160,6 +229,7 @@ class Lake:
         self.binding = home.binding(warehouse)
         if read_only and not home.exists() and not self.binding.is_postgres:
             raise UserError(f"no warehouse at {home.root}: ingest something first")
+        home.check_catalog(self.binding)
         if not read_only:
             home.create()
             Path(home.data_path(self.binding)).mkdir(parents=True, exist_ok=True)
@@ -169,8 +239,6 @@ class Lake:
             self._attach()
             if not read_only:  # bound only once it opened: a typo in the catalog is not kept
                 self.binding = home.binding(warehouse, store=True)
-            self.con.execute(f"USE {CATALOG}")
-            if not read_only:
                 self.migrate()
         except BaseException:
             self.close()
@@ -183,13 +251,13 @@ class Lake:
                 load_extension(self.con, "postgres")
                 if not self.read_only:
                     self._writer_lock = PostgresWriterLock(self.binding.conninfo)
-            with self._writing():  # two first writers must not both create the catalog's tables
-                self.con.execute(attach_sql(self.home, self.binding, self.read_only))
         except duckdb.Error as exc:
             error = open_error(self.home, self.binding, exc)
             if error is None:
                 raise
             raise error from None
+        # two first writers must not both create the catalog's tables
+        attach_catalog(self.con, self.home, self.binding, self.read_only, self._writing())
 
     def _writing(self) -> AbstractContextManager[None]:
         return self._writer_lock.held() if self._writer_lock else nullcontext()
@@ -323,7 +391,8 @@ def duckdb_lines(home: Home) -> list[str]:
     """The lines a user runs in plain DuckDB (Python) to open this warehouse read-only."""
     binding = home.binding()
     loads = "LOAD ducklake; LOAD postgres" if binding.is_postgres else "LOAD ducklake"
-    attach = f"con.sql(\"ATTACH {sql_literal(attach_target(home, binding))} AS lake (READ_ONLY); USE lake\")"
+    options = ", ".join(attach_options(home, binding, read_only=True))
+    attach = f"con.sql(\"ATTACH {sql_literal(attach_target(home, binding))} AS lake ({options}); USE lake\")"
     if binding.is_postgres:
         attach += "  # password, if any: PGPASSWORD or ~/.pgpass"
     return [
