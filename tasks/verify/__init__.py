@@ -8,16 +8,44 @@ Public API (re-exported here):
   model output; thread-safe.
 - `answers_equivalent(a, b)` and `canonical_answer(answer)`: compare/group extracted answers.
 - `run_code_tests(program, tests, entry_point=None, timeout_s=10, memory_mb=1024) -> Verdict`:
-  tests in a sandboxed subprocess (time, memory and network limits).
+  tests in a sandboxed subprocess (time, memory, process and network limits).
+- `parse_code_tests(record, ...)`, `verify_code(response, spec)`: code prompts' tests (HumanEval,
+  MBPP, APPS/TACO, CodeContests, LiveCodeBench shapes) and their check (codetests.py).
+- `verifier_of(domain)`, `verify_prompt_response(domain, response, answer, spec)`, `checkable`,
+  `spec_of`, `parse_choices`, `choice_answer`: the per-domain verifier (domains.py).
 """
 
 from tasks.verify.code import network_isolation, run_code_tests
+from tasks.verify.codetests import parse_code_tests, run_program, verify_code
+from tasks.verify.domains import (
+    DOMAINS,
+    VERIFY_KEY,
+    checkable,
+    choice_answer,
+    parse_choices,
+    render_choices,
+    spec_of,
+    verifier_of,
+    verify_prompt_response,
+)
 from tasks.verify.extract import extract_choice, extract_code, extract_final_answer
 from tasks.verify.math import answers_equivalent, canonical_answer, verify_answer
 from tasks.verify.verdict import ANSWER_TYPES, METHODS, Verdict
 
 __all__ = [
     "ANSWER_TYPES",
+    "DOMAINS",
+    "VERIFY_KEY",
+    "checkable",
+    "choice_answer",
+    "parse_choices",
+    "parse_code_tests",
+    "render_choices",
+    "run_program",
+    "spec_of",
+    "verifier_of",
+    "verify_code",
+    "verify_prompt_response",
     "METHODS",
     "Verdict",
     "answers_equivalent",

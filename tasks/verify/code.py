@@ -30,6 +30,8 @@ import threading
 from tasks.verify.verdict import Verdict
 
 OUTPUT_LIMIT_BYTES = 16 * 1024 * 1024
+MAX_PROCESSES = 256  # RLIMIT_NPROC (per user: only a backstop)
+MAX_SPAWNS = 16  # child processes one sandboxed program may start
 _RUNNER_NAME = "_sandbox_runner.py"
 _SCRIPT_NAME = "solution.py"
 # Tried in order; the first that can start a Python here is used for every later run.
@@ -53,6 +55,33 @@ _limit(resource.RLIMIT_AS, _memory)
 _limit(resource.RLIMIT_CPU, _cpu)
 _limit(resource.RLIMIT_FSIZE, _fsize)
 _limit(resource.RLIMIT_CORE, 0)
+_limit(resource.RLIMIT_NPROC, int(sys.argv[4]))  # backstop where not root (root ignores it)
+
+import os, _posixsubprocess
+
+# A process may start _SPAWNS children; a forked child may start none (a fork bomb ends after
+# _SPAWNS processes instead of filling the host's pid table before the wall-clock kill).
+_spawns = [int(sys.argv[5])]
+
+def _no_process(*args, **kwargs):
+    raise PermissionError(1, "process limit reached in the sandbox")
+
+def _budgeted(function, forks=False):
+    def guarded(*args, **kwargs):
+        if _spawns[0] <= 0:
+            _no_process()
+        _spawns[0] -= 1
+        result = function(*args, **kwargs)
+        if forks and result == 0:
+            _spawns[0] = 0
+        return result
+    return guarded
+
+os.fork = _budgeted(os.fork, forks=True)
+for _name in ("forkpty", "posix_spawn", "posix_spawnp", "system"):
+    if hasattr(os, _name):
+        setattr(os, _name, _budgeted(getattr(os, _name), forks=_name == "forkpty"))
+_posixsubprocess.fork_exec = _budgeted(_posixsubprocess.fork_exec)
 
 import _socket, socket
 
@@ -143,6 +172,8 @@ def _tail(path: str, limit: int = 4096) -> str:
 
 
 def _failure_reason(returncode: int, stderr: str) -> str:
+    if "process limit reached in the sandbox" in stderr:
+        return "process_limit"
     if "MemoryError" in stderr:
         return "memory_limit"
     if "File too large" in stderr:  # Python ignores SIGXFSZ: writes past RLIMIT_FSIZE fail
@@ -176,7 +207,14 @@ def run_code_tests(
     if entry_point is None and _uncalled_check(tests):
         return Verdict(False, program, "code", "error: tests define check() but no entry_point was given")
     script = f"{program}\n\n{tests}\n" + (f"\ncheck({entry_point})\n" if entry_point else "")
-    limits = (str(int(memory_mb) * 1024 * 1024), str(int(timeout_s) + 2), str(OUTPUT_LIMIT_BYTES))
+    reason = run_script(script, timeout_s=timeout_s, memory_mb=memory_mb)
+    return Verdict(reason is None, program, "code", reason)
+
+
+def run_script(script: str, *, timeout_s: float = 10.0, memory_mb: int = 1024) -> str | None:
+    """Run one Python script in the sandbox: None when it exits with 0, else the reason."""
+    limits = (str(int(memory_mb) * 1024 * 1024), str(int(timeout_s) + 2), str(OUTPUT_LIMIT_BYTES),
+              str(MAX_PROCESSES), str(MAX_SPAWNS))
     with tempfile.TemporaryDirectory(prefix="teachable-sandbox-", ignore_cleanup_errors=True) as workdir:
         script_path = os.path.join(workdir, _SCRIPT_NAME)
         with open(script_path, "w", encoding="utf-8", errors="surrogatepass") as handle:
@@ -194,7 +232,7 @@ def run_code_tests(
                 proc = subprocess.Popen(command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                         stderr=err, start_new_session=True)
             except OSError as error:
-                return Verdict(False, program, "code", f"error: sandbox did not start: {error}")
+                return f"error: sandbox did not start: {error}"
             try:
                 returncode, timed_out = proc.wait(timeout=timeout_s), False
             except subprocess.TimeoutExpired:
@@ -203,7 +241,7 @@ def run_code_tests(
                 _kill_group(proc.pid)
                 proc.wait()
         if timed_out:
-            return Verdict(False, program, "code", "timeout")
+            return "timeout"
         if returncode == 0:
-            return Verdict(True, program, "code")
-        return Verdict(False, program, "code", _failure_reason(returncode, _tail(stderr_path)))
+            return None
+        return _failure_reason(returncode, _tail(stderr_path))

@@ -124,3 +124,38 @@ def test_verify_answer_code_and_threads():
         tests = [f"assert add({n}, 1) == {n + 1}" for n in range(8)]
         verdicts = list(pool.map(lambda test: run_code_tests(PROGRAM, test), tests))
     assert all(v.correct for v in verdicts)
+
+
+def test_fork_bomb_is_stopped_with_its_reason_and_the_host_keeps_its_pids():
+    before = len(psutil.pids())
+    start = time.monotonic()
+    verdict = run_code_tests("import os\nwhile True:\n    os.fork()\n", "pass", timeout_s=10)
+    assert verdict.reason == "process_limit"
+    assert time.monotonic() - start < 10  # stopped by the spawn budget, not by the wall clock
+    time.sleep(0.3)
+    assert len(psutil.pids()) < before + 20  # nothing left running
+    spawned = "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'pass'], check=True)\n"
+    assert run_code_tests(spawned, "pass").correct  # a few child processes stay allowed
+
+
+@pytest.mark.parametrize("program, reason", [
+    ("import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=2)\n", "network access is disabled"),
+    ("import os\nwhile True:\n    os.fork()\n", "process_limit"),
+    ("block = bytearray(900 * 1024 * 1024)\n", "memory_limit"),
+    ("while True:\n    pass\n", "timeout"),
+])
+def test_each_limit_is_recorded_and_the_worker_survives(program, reason):
+    from tasks.verify import parse_code_tests, run_program
+
+    spec = parse_code_tests({"input_output": {"inputs": ["1 2\n"], "outputs": ["3\n"]}})
+    verdict = run_program(program, spec, timeout_s=2, memory_mb=256)
+    assert not verdict.correct and reason in verdict.reason
+    good = run_program("a, b = map(int, input().split())\nprint(a + b)\n", spec, timeout_s=5)
+    assert good.correct  # the same worker process checks the next sample
+
+
+def test_parallel_workers_each_get_their_own_scratch_dir():
+    program = "import os\nassert not os.path.exists('mine.txt')\nopen('mine.txt', 'w').write('x')\n"
+    with ThreadPoolExecutor(4) as pool:
+        verdicts = list(pool.map(lambda _: run_code_tests(program, "pass"), range(8)))
+    assert all(v.correct for v in verdicts)
