@@ -39,6 +39,7 @@ test-fast: install
 	$(PY) -m pytest -m "not slow"
 
 bench: install
+	$(PY) -m pip install -q -c constraints.txt -e '.[bench]'
 	$(PY) bench/run.py $(BENCH) $(if $(BENCH_ARGS),-- $(BENCH_ARGS))
 
 serve-model: install

@@ -60,6 +60,11 @@ class DedupSettings(Settings):
         False,
         description="Also merge prompts that differ only in their numbers (by default they are different problems).",
     )
+    answer_aware: bool = Field(
+        True,
+        description="Never merge two near duplicates whose reference answers are both present and not "
+        "equivalent (math equivalence, else normalised strings): they are different problems.",
+    )
     source_priority: list[str] = Field(
         default_factory=list,
         description="Sources, preferred first, for the kept prompt of a cluster; then one with an answer, "

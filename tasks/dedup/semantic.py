@@ -20,7 +20,7 @@ from tasks.dedup.shingles import number_hashes
 from warehouse.lake import Lake
 
 if TYPE_CHECKING:
-    from tasks.dedup.stage import DedupReport, Pending
+    from tasks.dedup.report import DedupReport, Pending
 
 
 def vectors(

@@ -15,10 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -26,62 +24,16 @@ import pyarrow.compute as pc
 
 from schemas.dedup import DedupSettings
 from tasks.dedup import store
+from tasks.dedup.report import DedupReport, Pending
 from tasks.dedup.clusters import Drop, resolve
 from tasks.dedup.lsh import candidate_pairs
 from tasks.dedup.minhash import LshParams, choose_bands, sign_shard
 from tasks.dedup.semantic import semantic_duplicates
 from tasks.dedup.shingles import number_hashes
-from tasks.dedup.verify import chunks, keep_similar, number_guard, score_pairs
+from tasks.dedup.pairs import AnswerCheck, answer_guard, chunks, keep_similar, score_pairs
 from tasks.progress import progress
-from tasks.runs import Funnel
 from tasks.shards import ShardMapper, Workers, default_workers, warm_up
 from warehouse.lake import Lake
-
-
-@dataclass
-class DedupReport:
-    run_id: str
-    params_key: str
-    considered: int = 0
-    kept: int = 0
-    dropped: Counter = field(default_factory=Counter)  # by method: exact, minhash, embedding
-    pool_before: int = 0
-    no_shingles: int = 0
-    candidate_pairs: int = 0
-    verified_pairs: int = 0
-    rejected: Counter = field(default_factory=Counter)  # candidate pairs that were not edges, why
-    written: dict = field(default_factory=dict)
-    seconds: dict = field(default_factory=dict)
-
-    def totals(self) -> dict:
-        data = asdict(self)
-        data["dropped"] = {m: self.dropped.get(m, 0) for m in ("exact", "minhash", "embedding")}
-        data["rejected"] = dict(self.rejected)
-        return data
-
-    def funnel(self) -> Funnel:
-        return Funnel(self.considered, self.kept, dict(self.dropped))
-
-
-@dataclass
-class Pending:
-    """Pending prompts that are not exact duplicates; id = position = keep-preference order."""
-
-    prompt_ids: pa.Array
-    keys: np.ndarray  # (prompts x bands) int64 LSH band keys
-    has_shingles: np.ndarray  # bool per prompt
-    numbers: np.ndarray  # uint64 number hash per prompt
-    texts: pa.ChunkedArray  # problems in the order they were streamed
-    text_row: np.ndarray  # id -> row of `texts`
-
-    def __len__(self) -> int:
-        return len(self.prompt_ids)
-
-    def problems(self, ids: np.ndarray) -> list[str]:
-        return self.texts.take(pa.array(self.text_row[ids])).to_pylist() if len(ids) else []
-
-    def prompt_id(self, i: int) -> str:
-        return self.prompt_ids[i].as_py()
 
 
 def lsh_params(settings: DedupSettings) -> LshParams:
@@ -186,12 +138,17 @@ def _near_duplicates(
     m = len(pending)
     rows = np.flatnonzero(pending.has_shingles)
     pool_ids, (old_keys, old_ids, old_bands) = _pool_candidates(lake, pending, rows, report)
-    pairs = candidate_pairs(pending.keys[rows], rows.astype(np.int64), old_keys, old_ids, old_bands)
-    report.candidate_pairs = len(pairs)
     old_texts = store.problems(lake, pool_ids)
-    if not settings.merge_number_variants and len(pairs):
-        numbers = np.concatenate([pending.numbers, number_hashes(old_texts)])
-        pairs = number_guard(pairs, numbers, report.rejected)
+    # Unless number variants may merge, buckets split by the number hash before pairs exist:
+    # a templated family shares band keys but never becomes candidate pairs.
+    numbers = None if settings.merge_number_variants else np.concatenate(
+        [pending.numbers, number_hashes(old_texts) if old_texts else np.zeros(0, np.uint64)])
+    split_off: list[int] = []
+    pairs = candidate_pairs(pending.keys[rows], rows.astype(np.int64), old_keys, old_ids, old_bands,
+                            second=numbers, split_off=split_off)
+    report.candidate_pairs = len(pairs)
+    if split_off:
+        report.rejected["numbers_differ"] += sum(split_off)  # bucket pairs per band, not distinct
 
     def texts_of(ids: np.ndarray) -> list[str]:  # ids sorted: pending ones come first
         return pending.problems(ids[ids < m]) + [old_texts[i - m] for i in ids[ids >= m].tolist()]
@@ -199,6 +156,13 @@ def _near_duplicates(
     params = lsh_params(settings)
     scored = workers.map(score_pairs, chunks(pairs, texts_of, params.shingle, params.ngram))
     verified = keep_similar(scored, settings.threshold, report.rejected)
+    check = AnswerCheck()
+
+    def answers_of(ids: np.ndarray) -> list[str | None]:
+        return store.answers(lake, _names(pending, pool_ids, ids.tolist()))
+
+    if settings.answer_aware:
+        verified = answer_guard(verified, answers_of, report.rejected, check)
     report.verified_pairs = len(verified.edges)
     known = verified.lookup()
 
@@ -212,7 +176,27 @@ def _near_duplicates(
             out[missing] = score_pairs(texts_of(ids), local.reshape(-1, 2), params.shingle, params.ngram)
         return out
 
-    return resolve(verified.edges, m, similarity), pool_ids
+    drops = resolve(verified.edges, m, similarity)
+    if settings.answer_aware:
+        drops = _answers_agree(drops, answers_of, check, report)
+    return drops, pool_ids
+
+
+def _answers_agree(
+    drops: list[Drop], answers_of, check: AnswerCheck, report: DedupReport
+) -> list[Drop]:
+    """Drops whose kept prompt's answer does not differ from theirs: a cluster joined through
+    prompts without answers may still hold two different answers; the later one stays kept."""
+    if not drops:
+        return drops
+    pairs = np.array([(d.dropped, d.kept) for d in drops], np.int64)
+    ids, local = np.unique(pairs, return_inverse=True)
+    answers = answers_of(ids)
+    local = local.reshape(-1, 2).tolist()
+    check.prepare([(answers[a], answers[b]) for a, b in local])
+    out = [d for d, (a, b) in zip(drops, local) if not check.differ(answers[a], answers[b])]
+    report.rejected["answers_differ_in_cluster"] += len(drops) - len(out)
+    return out
 
 
 def _names(pending: Pending, pool_ids: list[str], ids: list[int]) -> list[str]:

@@ -118,6 +118,20 @@ def problems(lake: Lake, prompt_ids: list[str]) -> list[str]:
     return table.column("problem").to_pylist()
 
 
+def answers(lake: Lake, prompt_ids: list[str]) -> list[str | None]:
+    """Reference answers of these prompts (None when absent), in the order given."""
+    if not prompt_ids:
+        return []
+    lake.con.register("_dedup_ids", pa.table({"prompt_id": prompt_ids, "i": np.arange(len(prompt_ids))}))
+    try:
+        table = lake.con.execute(
+            "SELECT p.answer FROM prompts p JOIN _dedup_ids USING (prompt_id) ORDER BY i"
+        ).to_arrow_table()
+    finally:
+        lake.con.unregister("_dedup_ids")
+    return table.column("answer").to_pylist()
+
+
 def pool_embeddings(lake: Lake, params_key: str, model: str) -> pa.Table:
     """(prompt_id, vector) of kept-pool prompts that have an embedding for this model."""
     return lake.con.execute(

@@ -10,7 +10,7 @@ from tasks.dedup.clusters import Drop, UnionFind, resolve
 from tasks.dedup.lsh import candidate_pairs, pairs_in_buckets
 from tasks.dedup.minhash import LshParams, candidate_probability, choose_bands, sign_shard
 from tasks.dedup.shingles import normalized, number_hashes, number_multiset, shingle
-from tasks.dedup.verify import jaccard, keep_similar, number_guard, score_pairs
+from tasks.dedup.pairs import jaccard, keep_similar, number_guard, score_pairs
 from tasks.shards import Workers
 from tasks.text import tokens, word_ngrams
 

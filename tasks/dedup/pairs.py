@@ -1,21 +1,25 @@
-"""Tasks layer (dedup): verify candidate pairs with the number guard and exact Jaccard.
+"""Tasks layer (dedup): verify candidate pairs (number guard, exact Jaccard, answers).
 
 LSH only proposes pairs. A pair becomes a duplicate edge when, unless the settings allow it,
 both texts hold the same numbers (a problem with other numbers is another problem: checked on
-the number hashes computed while signing, before any text is touched), and the exact Jaccard
-similarity of the two shingle sets reaches the threshold. Jaccard is computed in chunks of
-pairs that worker processes take, each chunk shipping only the texts it needs.
+the number hashes computed while signing, before any text is touched), the exact Jaccard
+similarity of the two shingle sets reaches the threshold, and (answer-aware, the default) the
+two reference answers are not both present and different: "sum" vs "product" of the roots are
+near-identical texts but different problems, and their answers tell. Jaccard is computed in
+chunks of pairs that worker processes take, each chunk shipping only the texts it needs.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tasks.dedup.shingles import ShingleKind, shingle
+from tasks.verify import answers_equivalent
 
 CHUNK_PAIRS = 20_000
 
@@ -77,3 +81,53 @@ def keep_similar(
         edges.append(chunk[ok])
         sims.append(similarity[ok])
     return Verified(np.concatenate(edges), np.concatenate(sims), rejected)
+
+
+class AnswerCheck:
+    """Whether two reference answers rule a merge out: both present and not equivalent
+    (tasks.verify: numbers, canonical forms, math-verify, else normalised strings). Verdicts
+    are cached per answer pair (template families repeat the same few answers) and computed a
+    batch at a time in threads: math-verify runs in a pool of worker processes."""
+
+    def __init__(self, threads: int = 4) -> None:
+        self._seen: dict[tuple[str, str], bool] = {}
+        self.threads = threads
+
+    @staticmethod
+    def _key(a: str | None, b: str | None) -> tuple[str, str] | None:
+        a, b = (a or "").strip(), (b or "").strip()
+        if not a or not b or a == b:
+            return None
+        return (a, b) if a < b else (b, a)
+
+    def prepare(self, pairs: list[tuple[str | None, str | None]]) -> None:
+        todo = list({k for a, b in pairs if (k := self._key(a, b)) is not None and k not in self._seen})
+        if not todo:
+            return
+        with ThreadPoolExecutor(self.threads) as pool:
+            for key, same in zip(todo, pool.map(lambda k: answers_equivalent(*k), todo)):
+                self._seen[key] = not same
+
+    def differ(self, a: str | None, b: str | None) -> bool:
+        key = self._key(a, b)
+        if key is None:
+            return False
+        if key not in self._seen:
+            self._seen[key] = not answers_equivalent(*key)
+        return self._seen[key]
+
+
+def answer_guard(
+    verified: Verified, answers_of: Callable[[np.ndarray], list[str | None]], rejected: Counter,
+    check: AnswerCheck,
+) -> Verified:
+    """The verified edges whose two prompts do not have different reference answers."""
+    if not len(verified.edges):
+        return verified
+    ids, local = np.unique(verified.edges, return_inverse=True)
+    answers = answers_of(ids)
+    local = local.reshape(-1, 2).tolist()
+    check.prepare([(answers[a], answers[b]) for a, b in local])
+    ok = np.array([not check.differ(answers[a], answers[b]) for a, b in local], bool)
+    rejected["answers_differ"] += int((~ok).sum())
+    return Verified(verified.edges[ok], verified.similarity[ok], rejected)
