@@ -41,7 +41,15 @@ class SourceConfig(Settings):
     answer_field: str | None = Field(
         None, description="Answer field; default: first of answer, final_answer, solution."
     )
-    domain: str | None = Field(None, description="Domain; default: the record's, else 'math'.")
+    domain: str | None = Field(
+        None, description="math | code | choice | open (or another name, checked like math); default: the "
+        "record's `domain`, else code when it has tests, choice when it has options, else math.")
+    tests_field: str | None = Field(
+        None, description="Code tests field; default: first of test, test_list, input_output, public_tests, "
+        "public_test_cases, tests. Code records whose tests cannot be parsed are quarantined.")
+    entry_point_field: str | None = Field(
+        None, description="Function name field of call-style tests; default: entry_point, fn_name, func_name.")
+    choices_field: str | None = Field(None, description="Options of a multiple-choice record; default: choices, options.")
     split: str = Field("train", description="Hugging Face split (format hf).")
     hf_config: str | None = Field(None, description="Hugging Face dataset config name.")
 

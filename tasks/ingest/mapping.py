@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 from tasks.ingest.fields import PROBLEM_FIELDS, prompt_id
 from tasks.readers.files import Bad, clip, dumps
 from tasks.text import normalize_text, text_hash
+from tasks.verify.codetests import parse_code_tests
+from tasks.verify.domains import VERIFY_KEY, choice_answer, parse_choices, render_choices
 from tasks.verify.extract import ANSWER_FIELDS, extract_answer
 
 DEFAULT_DOMAIN = "math"
+CHOICES_FIELDS = ("choices", "options")
+# Fields that make a record without a domain a code record (HumanEval, MBPP, APPS/TACO, CodeContests, LCB).
+CODE_MARKERS = ("entry_point", "test_list", "input_output", "public_tests", "public_test_cases")
 # Order of the tuple `RecordMapper.map` returns (the per-row columns of `prompts`).
 PROMPT_COLUMNS = (
     "prompt_id",
@@ -39,6 +44,9 @@ class RecordMapper:
     answer_field: str | None = None
     id_field: str | None = None
     domain: str | None = None
+    tests_field: str | None = None
+    entry_point_field: str | None = None
+    choices_field: str | None = None
     max_problem_chars: int = 20_000
     keep_extra: bool = True
     seen_ids: set[str] = field(default_factory=set)
@@ -98,15 +106,50 @@ class RecordMapper:
         source_id = self._source_id(record, position)
         if isinstance(source_id, Bad):
             return source_id
-        domain = self.domain or record.get("domain")
-        if not isinstance(domain, str) or not domain:
-            domain = DEFAULT_DOMAIN
+        domain = self._domain(record)
+        verify: dict = {}
+        if domain == "code":
+            spec = parse_code_tests(record, self.tests_field, self.entry_point_field)
+            if isinstance(spec, str):
+                return Bad("bad_tests", spec, _raw(record))
+            verify, answer = spec, None  # a code prompt's answer is its tests
+        elif domain == "choice":
+            checked = self._choices(record, answer_value)
+            if isinstance(checked, Bad):
+                return checked
+            verify, answer = {"choices": checked[0]}, checked[1]
+            problem = render_choices(problem, checked[0])  # type: ignore[arg-type]
         extra = None
-        if self.keep_extra:
+        if self.keep_extra or verify:
             used = (problem_name, answer_name, self.id_field)
-            rest = {k: v for k, v in record.items() if k not in used}
+            rest = {k: v for k, v in record.items() if k not in used} if self.keep_extra else {}
+            if verify:
+                rest[VERIFY_KEY] = verify
             if rest:
                 extra = dumps(rest)
         hashed = text_hash(normalize_text(problem))  # type: ignore[arg-type]
         pid = prompt_id(self.source, self.source_file, source_id, hashed)
         return (pid, source_id, problem, answer, answer_raw, domain, hashed, extra)
+
+    def _domain(self, record: dict) -> str:
+        domain = self.domain or record.get("domain")
+        if isinstance(domain, str) and domain:
+            return domain
+        if self.tests_field or any(name in record for name in CODE_MARKERS):
+            return "code"
+        if self.choices_field or any(name in record for name in CHOICES_FIELDS):
+            return "choice"
+        return DEFAULT_DOMAIN
+
+    def _choices(self, record: dict, answer_value: object) -> tuple[list[str], str | None] | Bad:
+        names = (self.choices_field,) if self.choices_field else CHOICES_FIELDS
+        raw = next((record[n] for n in names if n in record), None)
+        choices = parse_choices(raw)
+        if choices is None:
+            return Bad("bad_choices", f"no list of 2-10 options in {' / '.join(names)}", _raw(record))
+        if answer_value is None:
+            return choices, None  # no reference: labelled later by a reference model, if any
+        letter = choice_answer(answer_value, choices)
+        if letter is None:
+            return Bad("bad_answer", "the answer is not one of the options (letter, text or index)", _raw(record))
+        return choices, letter

@@ -116,6 +116,9 @@ def _mapper(unit: SourceUnit, source: SourceConfig, settings: IngestSettings) ->
         answer_field=source.answer_field,
         id_field=id_field,
         domain=source.domain,
+        tests_field=source.tests_field,
+        entry_point_field=source.entry_point_field,
+        choices_field=source.choices_field,
         max_problem_chars=settings.max_problem_chars,
         keep_extra=settings.keep_extra,
     )
