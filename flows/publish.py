@@ -1,35 +1,21 @@
-"""Flows layer: the `publish` Prefect flow, a thin wrapper around tasks.publish.
+"""Flows layer: the `publish` Prefect flow around the publish stage (tasks.publish).
 
-Opens the warehouse (holding its write lock, so one publish at a time), writes the release or
-finds it unchanged, records the run and publishes a summary artifact. The Prefect flow-run id
-goes into the release manifest.
+Runs the stage through the stage runner (one publish at a time: the home's run lock), which
+writes the release or finds it unchanged, and publishes a summary artifact. The Prefect
+flow-run id goes into the release manifest.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from prefect import flow, get_run_logger, task
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
 from pydantic import Field
 
-from schemas.publish import PublishSettings
-from tasks.publish.stage import PublishReport, run_publish
-from tasks.runs import new_run_id, now, record_run
-from warehouse.home import Home
-from warehouse.lake import Lake
-from warehouse.runlock import hold_home
-
-
-@task(name="write-release", cache_policy=NO_CACHE)
-def publish_task(lake: Lake, name: str, settings: PublishSettings, run_id: str,
-                 flow_run_id: str | None) -> PublishReport:
-    report = run_publish(lake, name, settings, run_id=run_id, flow_run_id=flow_run_id)
-    verb = "published" if report.created else "unchanged, still"
-    get_run_logger().info("%s %s@v%d: %d rows, sha256 %s", verb, name, report.version, report.rows, report.sha256[:12])
-    return report
+from flows.runtime.stage_runner import run_stage
+from schemas.publish import PublishJob, PublishSettings
+from tasks.publish.stage import PublishReport
 
 
 def summary_markdown(report: PublishReport) -> str:
@@ -52,17 +38,12 @@ def publish_flow(
     settings: Annotated[PublishSettings, Field(description="System prompt, filters, mixture, shard size, license.")] = PublishSettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
 ) -> dict:
-    run_id = new_run_id("publish")
-    started = now()
-    resolved = Home.resolve(home)
-    with hold_home(resolved, f"teachable publish {name}"), Lake(resolved) as lake:
-        report = publish_task(lake, name, settings, run_id, flow_run.id)
-        funnel = report.funnel().as_dict()
-        snapshot = record_run(lake, run_id=run_id, stage="publish", started_at=started,
-                              params={"name": name, **settings.model_dump(mode="json")},
-                              stats={**{k: v for k, v in report.as_dict().items() if k != "run_id"},
-                                     "funnel": funnel},
-                              flow_run_id=flow_run.id)
+    outcome = run_stage("publish", PublishJob(name=name, **settings.model_dump()), home)
+    report = outcome.report
     create_markdown_artifact(markdown=summary_markdown(report), key="publish-summary",
-                             description=f"Release {name}@v{report.version}, run {run_id}")
-    return {**report.as_dict(), "run_snapshot_id": snapshot, "funnel": funnel}
+                             description=f"Release {name}@v{report.version}, run {report.run_id}")
+    return outcome.result
+
+
+def subflow(job: PublishJob, home: str | None, _task_runner: str | None = None) -> dict:
+    return publish_flow(name=job.name, settings=PublishSettings(**job.model_dump(exclude={"name"})), home=home)

@@ -62,6 +62,13 @@ class IngestSettings(Settings):
     keep_extra: bool = Field(True, description="Store a record's other fields as JSON in `extra`.")
 
 
+class IngestJob(Settings):
+    """What one ingest run reads (the sources) and how (the limits): the ingest stage's settings."""
+
+    sources: list[SourceConfig] = Field(min_length=1, description="Seed sources to read.")
+    settings: IngestSettings = Field(default_factory=IngestSettings, description="Ingest limits and batch size.")
+
+
 class PipelineConfig(Settings):
     # A refused `warehouse.catalog` may hold a password: no error message may echo the input.
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)

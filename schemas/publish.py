@@ -29,11 +29,18 @@ class PublishSettings(Settings):
     system_prompt: str = Field(DEFAULT_SYSTEM, description="System message of every chat record.")
     mixture: dict[str, float] = Field(
         default_factory=dict,
-        description="Share of each group to keep, e.g. {gsm8k: 1.0, math: 0.5}; chosen by a hash of "
-        "prompt_id, so the same prompts are kept every time. Unlisted groups: mixture_default.",
+        description="Weight of each group, e.g. {gsm8k: 1.0, math: 0.5, code: 2}: below 1 a share of its "
+        "prompts, chosen by a hash of prompt_id (the same every time); above 1 up-sampled, first with "
+        "more of a prompt's verified traces, then repeats. Unlisted groups: mixture_default.",
     )
     mixture_by: Literal["source", "domain"] = Field("source", description="What the mixture keys name.")
-    mixture_default: float = Field(1.0, ge=0, le=1, description="Share kept of groups the mixture does not list.")
+    mixture_default: float = Field(1.0, ge=0, description="Weight of groups the mixture does not list.")
+    targets: dict[str, int] = Field(
+        default_factory=dict,
+        description="Size wanted per group (in target_unit), e.g. {math: 5000}; overrides the group's "
+        "weight: fewer prompts (hash order) or up-sampling, as for weights.",
+    )
+    target_unit: Literal["rows", "tokens"] = Field("rows", description="Unit of targets: rows or student tokens.")
     mixture_seed: int = Field(0, ge=0, description="Salt of the mixture hash; change it to draw another subset.")
     bands: list[str] | None = Field(
         None, description="Keep only prompts whose difficulty band is listed (prompts without a band drop)."
@@ -46,13 +53,33 @@ class PublishSettings(Settings):
     shard_rows: int = Field(50_000, gt=0, description="Records per Parquet shard.")
     license: str = Field("other", min_length=1, description="License id written in the dataset card (e.g. mit).")
     description: str | None = Field(None, description="Free text placed at the top of the dataset card.")
+    allow_undecontaminated: bool = Field(
+        False, description="Publish although no decontamination ran (the card and manifest then say the "
+        "set is NOT decontaminated); otherwise such a publish is refused.",
+    )
+    tokenizer: str | None = Field(
+        None, description="The student's tokenizer (Hugging Face folder or id) that measures each record "
+        "over its chat template; default: the bundled SmolLM2-135M-Instruct one.",
+    )
+    max_seq_len: int | None = Field(
+        None, gt=0, description="Records longer than this in the student's tokens are left out "
+        "(too_long_for_student).",
+    )
 
     @field_validator("mixture")
     @classmethod
     def _weights_are_shares(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: w for k, w in value.items() if not 0 <= w <= 1}
+        bad = {k: w for k, w in value.items() if not 0 <= w < float("inf")}
         if bad:
-            raise ValueError(f"mixture weights are shares in [0, 1]; got {bad}")
+            raise ValueError(f"mixture weights must be finite and >= 0; got {bad}")
+        return value
+
+    @field_validator("targets")
+    @classmethod
+    def _targets_positive(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: t for k, t in value.items() if t < 0}
+        if bad:
+            raise ValueError(f"targets must be >= 0; got {bad}")
         return value
 
     @field_validator("bands")
@@ -71,6 +98,12 @@ class PublishSettings(Settings):
         return self
 
 
+class PublishJob(PublishSettings):
+    """The publish stage's settings: the release name and what goes into it."""
+
+    name: str = Field(min_length=1, description="Release name: releases/<name>/v<N>/.")
+
+
 MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
 DIFFICULTY = pa.struct([pa.field("pass_rate", pa.float64()), pa.field("band", pa.string())])
 
@@ -80,9 +113,11 @@ RELEASE_SCHEMA = pa.schema([
     pa.field("source", pa.string(), nullable=False),
     pa.field("domain", pa.string(), nullable=False),
     pa.field("difficulty", DIFFICULTY),
-    pa.field("tokens", pa.int64()),
+    pa.field("tokens", pa.int64()),  # the teacher's completion tokens
+    pa.field("student_tokens", pa.int64(), nullable=False),  # the whole templated record, student tokenizer
     pa.field("teacher", pa.string(), nullable=False),
     pa.field("sample_index", pa.int64(), nullable=False),
     pa.field("rewritten", pa.bool_(), nullable=False),
+    pa.field("repeat", pa.int64(), nullable=False),  # 0; n for the n-th repeat of an up-sampled record
 ])
-RELEASE_KEY = ("prompt_id", "teacher", "sample_index")
+RELEASE_KEY = ("prompt_id", "teacher", "sample_index", "repeat")

@@ -42,6 +42,22 @@ class Funnel:
                 "dropped": {k: int(v) for k, v in sorted(self.dropped.items()) if v}}
 
 
+def funnel_row(stage: str, result: dict) -> dict | None:
+    """One funnel table row from a stage result's `funnel` (see tasks.runs.Funnel), or None."""
+    if "skipped" in result:
+        return {"stage": stage, "in": 0, "kept": 0, "dropped": 0, "reasons": f"skipped: {result['skipped']}"}
+    funnel = result.get("funnel")
+    if funnel is None:
+        return None
+    dropped = funnel["dropped"]
+    return {"stage": stage, "in": funnel["in"], "kept": funnel["kept"], "dropped": sum(dropped.values()),
+            "reasons": ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"}
+
+
+def funnel_rows(results: dict[str, dict]) -> list[dict]:
+    return [row for stage, result in results.items() if (row := funnel_row(stage, result)) is not None]
+
+
 def new_run_id(stage: str) -> str:
     return f"{stage}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 

@@ -34,3 +34,73 @@ def test_layer_imports_only_downwards(layer):
         if imported_roots(f) & FORBIDDEN[layer]
     }
     assert offenders == {}
+
+
+STAGE_PACKAGES = {"ingest", "dedup", "decontam", "difficulty", "rewrite", "traces", "publish"}
+ROOTS = ("flows", "tasks", "schemas", "warehouse")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """First-party modules a file imports (`from a.b import c` counts a.b.c when that is a module)."""
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([base] if base else []))
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for root in ROOTS for p in (REPO / root).rglob("*.py")}
+    known = set(files)
+    return {m: imported_modules(p, known) - {m} for m, p in files.items()}
+
+
+def test_stage_packages_never_import_each_other():
+    def stage_of(module: str) -> str | None:
+        parts = module.split(".")
+        return parts[1] if parts[0] == "tasks" and len(parts) > 1 and parts[1] in STAGE_PACKAGES else None
+
+    crossings = sorted(f"{m} -> {t}" for m, targets in import_graph().items() for t in targets
+                       if stage_of(m) and stage_of(t) and stage_of(m) != stage_of(t))
+    assert crossings == [], "shared pieces belong in shared modules (tasks/text.py, tasks/readers/, ...)"
+
+
+def test_no_import_cycles():
+    """No module imports itself through others (packages' __init__ re-exports aside)."""
+    graph = import_graph()
+    packages = {m for m in graph if (REPO / Path(*m.split(".")) / "__init__.py").exists()}
+    graph = {m: {t for t in ts if t not in packages} for m, ts in graph.items() if m not in packages}
+    cycles, state = [], {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []

@@ -33,6 +33,7 @@ from tasks.dedup.shingles import number_hashes
 from tasks.dedup.pairs import AnswerCheck, answer_guard, chunks, keep_similar, score_pairs
 from tasks.progress import progress
 from tasks.shards import ShardMapper, Workers, default_workers, warm_up
+from tasks.stage import StageContext
 from warehouse.lake import Lake
 
 
@@ -291,3 +292,29 @@ def run_dedup(
             _signature_rows(pending, np.flatnonzero(alive), report.params_key, run_id), embeddings,
         )
     return report
+
+
+READS = ("prompts",)
+WRITES = ("duplicates", "dedup_signatures", "dedup_embeddings")
+
+
+def run(ctx: StageContext, settings: DedupSettings) -> DedupReport:
+    return run_dedup(ctx.lake, settings, ctx.run_id, ctx.shards)
+
+
+def params(settings: DedupSettings, _report: DedupReport) -> dict:
+    return {"settings": settings.model_dump()}
+
+
+def summary_rows(report: DedupReport) -> list[dict]:
+    dropped = report.totals()["dropped"]
+    return [{
+        "considered": report.considered, "kept": report.kept, **{f"dropped_{m}": n for m, n in dropped.items()},
+        "pool_before": report.pool_before, "candidate_pairs": report.candidate_pairs,
+        "verified_pairs": report.verified_pairs,
+        "rejected": ", ".join(f"{k}={v}" for k, v in sorted(report.rejected.items())),
+    }]
+
+
+def summarize(report: DedupReport) -> dict:
+    return {"totals": report.totals(), "summary": summary_rows(report)}

@@ -18,13 +18,18 @@ from pathlib import Path
 from schemas.llm import EngineSettings, LLMRequest
 from tasks.llm.base import Engine, Job
 from tasks.llm.budget import BudgetExhausted
+from tasks.llm.gates import EndpointGate
 from tasks.llm.cache import ResponseCache, Sample, flush_calls, sample_key
 from tasks.llm.pricing import cost_usd, price_of, prompt_tokens_guess
 from tasks.progress import progress
 from tasks.failpoints import failpoint
 
 
-def make_engine(settings: EngineSettings) -> Engine:
+EngineFactory = Callable[[EngineSettings], Engine]
+
+
+def make_engine(settings: EngineSettings, gate: EndpointGate | None = None) -> Engine:
+    """The engine `settings.kind` names; `gate` shares endpoint limits across processes."""
     if settings.kind == "vllm":
         from tasks.llm.vllm_engine import VLLMEngine
 
@@ -32,28 +37,30 @@ def make_engine(settings: EngineSettings) -> Engine:
     if settings.kind == "local":
         from tasks.llm.local_engine import LocalServerEngine
 
-        return LocalServerEngine(settings)
+        return LocalServerEngine(settings, gate=gate)
     from tasks.llm.openai_engine import OpenAIEngine
 
-    return OpenAIEngine(settings)
+    return OpenAIEngine(settings, gate=gate)
 
 
 class LLMClient:
     def __init__(self, settings: EngineSettings, cache_path: Path, *, run_id: str, stage: str,
-                 engine: Engine | None = None):
+                 engine: Engine | None = None, factory: EngineFactory | None = None):
         self.settings = settings
         self.cache = ResponseCache(cache_path)
         self.run_id, self.stage = run_id, stage
         self._engine = engine
         self._owns_engine = engine is None  # an engine passed in is the caller's to close
+        self._factory = factory or make_engine
         self.stats: Counter = Counter()
+        self.errors: Counter = Counter()  # final errors by message: why a stage's requests failed
         self.preflight: Callable[[Engine, Callable[[dict], None]], object] | None = None
         self.probe: object | None = None
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            self._engine = make_engine(self.settings)
+            self._engine = self._factory(self.settings)
         return self._engine
 
     def close(self) -> None:
@@ -146,6 +153,8 @@ class LLMClient:
         def on_call(call: dict) -> None:
             self.cache.log_call(self._tag(call))
             self.stats[f"requests_{call['status']}"] += 1
+            if call["status"] == "error":
+                self.errors[str(call.get("error") or "unknown error")[:160]] += 1
 
         try:
             self.engine.run(jobs, on_samples, on_call)

@@ -1,9 +1,9 @@
 """Tasks layer (llm): limits shared by every process that calls one endpoint.
 
 Each engine bounds its own concurrency and request rate; several runs, Dask workers or
-deployments calling one endpoint need a limit they share. The flows layer installs a gate
-backed by Prefect global concurrency limits when a Prefect server is present; without one
-the gate is a no-op and the per-process limits are all there is.
+deployments calling one endpoint need a limit they share. The flows layer hands a gate backed
+by Prefect global concurrency limits to the stage context (and so to each engine) when a
+Prefect server is present; without one the per-process limits are all there is.
 """
 
 from __future__ import annotations
@@ -18,16 +18,6 @@ class EndpointGate(Protocol):
     def slot(self, name: str, concurrency: int, requests_per_minute: float | None) -> "AsyncIterator[None]": ...
 
 
-_gate: EndpointGate | None = None
-
-
-def install_gate(gate: EndpointGate | None) -> EndpointGate | None:
-    """Process-wide (engines run their event loop in a thread of their own); returns the old one."""
-    global _gate
-    previous, _gate = _gate, gate
-    return previous
-
-
 def limit_name(base_url: str | None, model: str) -> str:
     """e.g. 'llm-127.0.0.1-8000-v1-smollm2': one shared limit per endpoint and model."""
     raw = f"{base_url or 'api.openai.com'}-{model}".removeprefix("http://").removeprefix("https://")
@@ -35,9 +25,10 @@ def limit_name(base_url: str | None, model: str) -> str:
 
 
 @asynccontextmanager
-async def endpoint_slot(name: str, concurrency: int, requests_per_minute: float | None) -> AsyncIterator[None]:
-    if _gate is None:
+async def endpoint_slot(gate: EndpointGate | None, name: str, concurrency: int,
+                        requests_per_minute: float | None) -> AsyncIterator[None]:
+    if gate is None:
         yield
         return
-    async with _gate.slot(name, concurrency, requests_per_minute):
+    async with gate.slot(name, concurrency, requests_per_minute):
         yield

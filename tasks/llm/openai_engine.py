@@ -27,7 +27,7 @@ from tasks.llm.budget import Budget
 from tasks.llm.cache import Sample
 from tasks.llm.dialects import Dialect, reasoning_channel
 from tasks.llm.pricing import cost_usd, price_of, worst_case_cost
-from tasks.llm.gates import endpoint_slot, limit_name
+from tasks.llm.gates import EndpointGate, endpoint_slot, limit_name
 from tasks.llm.limits import RateLimiter
 
 RETRYABLE = (
@@ -114,8 +114,9 @@ def error_of(exc: BaseException) -> dict | None:
 class OpenAIEngine:
     name = "openai"
 
-    def __init__(self, settings: EngineSettings):
+    def __init__(self, settings: EngineSettings, gate: EndpointGate | None = None):
         self.settings = settings
+        self._gate = gate
         self.model = settings.model
         self._api_key = os.environ.get(settings.api_key_env)
         if not self._api_key:
@@ -161,7 +162,7 @@ class OpenAIEngine:
                 return  # over the cap: the client reports it; what was answered is kept
             samples, call = None, None
             try:
-                async with gate, endpoint_slot(self._limit, self.settings.max_concurrency,
+                async with gate, endpoint_slot(self._gate, self._limit, self.settings.max_concurrency,
                                                self.settings.requests_per_minute):
                     samples, call = await self._call(client, limiter, job.request, n, remaining[0], on_call)
             finally:

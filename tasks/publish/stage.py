@@ -12,22 +12,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from schemas.errors import UserError
-from schemas.publish import RELEASE_KEY, PublishSettings
+from schemas.publish import RELEASE_KEY, PublishJob, PublishSettings
 from schemas.records import DatasetVersion
 from tasks.failpoints import failpoint
 from tasks.publish.assemble import Assembled, assemble
 from tasks.publish.card import render_card
+from tasks.publish.checked import SKIPPED, decontamination
+from tasks.publish.lengths import StudentTokenizer, length_histogram
 from tasks.publish.manifest import build_manifest, manifest_text
 from tasks.publish.report.build import render_report
 from tasks.publish.stats import release_stats
 from tasks.runs import Funnel, now
+from tasks.stage import StageContext
 from warehouse.lake import Lake
 from warehouse.release_queries import (
+    benchmark_inventory,
     contaminated_prompts_by_benchmark,
+    decontamination_runs,
     difficulty_models,
     kept_traces,
+    siblings_by_benchmark,
     source_lineage,
     stage_counts,
+    unchecked_prompts,
 )
 from warehouse.releases import (
     CARD,
@@ -76,10 +83,33 @@ def choose_difficulty_model(lake: Lake, settings: PublishSettings) -> str | None
     return models[0] if models else None
 
 
-def distributions(lake: Lake, assembled: Assembled) -> dict:
+def distributions(lake: Lake, assembled: Assembled, settings: PublishSettings) -> dict:
     """The manifest's `stats`: what the report charts beyond counts, fixed at publish time."""
+    lengths = assembled.table.column("student_tokens").to_pylist()
     return {**release_stats(assembled.table),
-            "contamination": {"prompts_by_benchmark": contaminated_prompts_by_benchmark(lake)}}
+            "student_tokens": length_histogram(lengths, settings.max_seq_len),
+            "contamination": {"prompts_by_benchmark": contaminated_prompts_by_benchmark(lake),
+                              "siblings_by_benchmark": siblings_by_benchmark(lake)}}
+
+
+def checked_section(lake: Lake, assembled: Assembled, settings: PublishSettings) -> dict:
+    """What the release was checked against; refuses an unchecked set unless allowed."""
+    released = sorted(set(assembled.table.column("prompt_id").to_pylist()))
+    runs = decontamination_runs(lake)
+    unchecked = unchecked_prompts(lake, released) if runs else len(released)
+    section = decontamination(runs, benchmark_inventory(lake), unchecked, len(released), siblings_by_benchmark(lake))
+    section["allowed_undecontaminated"] = settings.allow_undecontaminated
+    if section["status"] != "checked" and not settings.allow_undecontaminated:
+        what = ("no decontamination ran" if section["status"] == SKIPPED
+                else f"{unchecked} of its {len(released)} prompts were never checked")
+        raise UserError(f"refusing to publish a set that is not decontaminated ({what}): run `teachable "
+                        "decontaminate --benchmarks DIR` first, or pass --allow-undecontaminated "
+                        "(publish.allow_undecontaminated: true) and the card will say so")
+    return section
+
+
+def _tokenizer(settings: PublishSettings) -> StudentTokenizer:
+    return StudentTokenizer.load(settings.tokenizer)
 
 
 def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str,
@@ -91,18 +121,20 @@ def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str
     candidates = kept_traces(lake, model)
     if candidates.num_rows == 0:
         raise UserError("no kept traces to publish; run the traces stage first")
-    assembled = assemble(candidates, settings)
+    tokenizer = _tokenizer(settings)
+    assembled = assemble(candidates, settings, tokenizer.count)
     stats = assembled.stats()
     if assembled.table.num_rows == 0:
         reasons = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items())
         raise UserError(f"all {assembled.candidates} kept traces were filtered out ({reasons}); loosen the filters")
+    checked = checked_section(lake, assembled, settings)
     lineage = source_lineage(lake, sorted(assembled.files))
     latest = latest_version(lake, name)
     remove_stale_temps(home, name)  # we hold the warehouse write lock: no other publish is running
     version = next_version(lake, home, name)
     with staged_release(home, name, version) as staged:
         staged.write_shards(assembled.table, settings.shard_rows, RELEASE_KEY)
-        staged.write_text(CARD, render_card(name, settings, stats, lineage))
+        staged.write_text(CARD, render_card(name, settings, stats, lineage, checked))
         sha256 = staged.aggregate()
         if latest is not None and latest["sha256"] == sha256:
             # Same files as the latest version: leaving the block discards the staged copy.
@@ -113,8 +145,9 @@ def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str
         manifest = build_manifest(
             name=name, version=version, created_at=created_at, settings=settings, run_id=run_id,
             flow_run_id=flow_run_id, snapshot_id=snapshot, difficulty_model=model, stats=stats,
-            lineage=lineage, stage_counts=stage_counts(lake), distributions=distributions(lake, assembled),
-            files=staged.files, sha256=sha256,
+            lineage=lineage, stage_counts=stage_counts(lake), distributions=distributions(lake, assembled, settings),
+            files=staged.files, sha256=sha256, decontamination=checked, mixture=assembled.mixture,
+            student=tokenizer.describe() | {"max_seq_len": settings.max_seq_len},
         )
         text = manifest_text(manifest)
         staged.write_text(MANIFEST, text, listed=False)
@@ -126,3 +159,11 @@ def run_publish(lake: Lake, name: str, settings: PublishSettings, *, run_id: str
         publish_atomically(lake, staged, row)
     return PublishReport(run_id, name, version, True, str(version_dir(home, name, version)),
                          stats["rows"], sha256, snapshot, stats)
+
+
+READS = ("traces", "prompts")  # tables that must hold rows; contamination may rightly be empty
+WRITES = ("dataset_versions",)
+
+
+def run(ctx: StageContext, settings: PublishJob) -> PublishReport:
+    return run_publish(ctx.lake, settings.name, settings, run_id=ctx.run_id, flow_run_id=ctx.flow_run_id)

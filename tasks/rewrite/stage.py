@@ -5,6 +5,10 @@ multi-part, multiple choice, or whose answer is missing or unparseable. A versio
 the rewriter for JSON {problem, answer, answer_type}; every rewrite is validated (JSON, answer
 parses for its type, answer not leaked in the problem, the original's numbers kept, optional
 solver agreement) and stored in `rewrites`, accepted or rejected with its reason.
+Only prompts checked by short answers (math and other answer domains) are candidates: code and
+multiple-choice prompts have their own verifiers and pass through (counted by domain), so code
+never reaches the math rewrite prompt. Failed requests decide nothing (a rerun asks again); a
+run where most failed stops with one line. SQL lives in store.py.
 """
 
 from __future__ import annotations
@@ -15,17 +19,17 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-
 from schemas.llm import LLMRequest, Message
-from schemas.records import Rewrite
+from schemas.errors import UserError
 from schemas.traces import RewriteSettings
 from tasks.llm.base import Engine
 from tasks.llm.cache import Sample
-from tasks.llm.client import LLMClient
+from tasks.llm.client import EngineFactory, LLMClient
+from tasks.rewrite import store
 from tasks.runs import Funnel
+from tasks.stage import StageContext
 from tasks.text import numbers
-from tasks.verify import verify_answer
+from tasks.verify import verifier_of, verify_answer
 from warehouse.lake import Lake
 
 ANSWER_TYPES = ("number", "expression", "set", "interval")
@@ -116,26 +120,26 @@ class RewriteReport:
     accepted: int = 0
     rejected: Counter = field(default_factory=Counter)
     why_rewritten: Counter = field(default_factory=Counter)
+    passed_through: Counter = field(default_factory=Counter)  # by domain: own verifier, no rewrite
+    pending: int = 0  # requests failed: no decision, a rerun asks again
     llm: Counter = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {"candidates": self.candidates, "accepted": self.accepted, "rejected": dict(self.rejected),
-                "why_rewritten": dict(self.why_rewritten), "llm": dict(self.llm)}
+                "why_rewritten": dict(self.why_rewritten), "passed_through": dict(self.passed_through),
+                "pending": self.pending, "llm": dict(self.llm)}
 
     def funnel(self) -> Funnel:
-        return Funnel(self.candidates, self.accepted, dict(self.rejected))
+        return Funnel(self.candidates, self.accepted, {**self.rejected, "pending": self.pending})
 
 
-def select_candidates(lake: Lake, limit: int | None) -> list[dict]:
-    rows = lake.query(
-        """SELECT p.prompt_id, p.problem, p.answer FROM prompts p
-           WHERE NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.prompt_id = p.prompt_id)
-             AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = p.prompt_id)
-             AND NOT EXISTS (SELECT 1 FROM rewrites w WHERE w.prompt_id = p.prompt_id)
-           ORDER BY p.ingested_at, p.prompt_id"""
-    ).to_pylist()
+def select_candidates(lake: Lake, limit: int | None, passed_through: Counter | None = None) -> list[dict]:
     picked = []
-    for row in rows:
+    for row in store.unrewritten(lake):
+        if verifier_of(row["domain"]) != "answer":
+            if passed_through is not None:
+                passed_through[row["domain"]] += 1
+            continue
         reason = rewrite_reason(row["problem"], row["answer"])
         if reason:
             picked.append({**row, "why": reason})
@@ -146,10 +150,13 @@ def select_candidates(lake: Lake, limit: int | None) -> list[dict]:
 
 class RewriteStage:
     def __init__(self, lake: Lake, settings: RewriteSettings, run_id: str, cache_path: Path,
-                 engine: Engine | None = None, solver_engine: Engine | None = None):
+                 engine: Engine | None = None, solver_engine: Engine | None = None,
+                 factory: EngineFactory | None = None):
         self.lake, self.settings, self.run_id = lake, settings, run_id
-        self.client = LLMClient(settings.rewriter, cache_path, run_id=run_id, stage="rewrite", engine=engine)
-        self.solver = (LLMClient(settings.solver, cache_path, run_id=run_id, stage="rewrite", engine=solver_engine)
+        self.client = LLMClient(settings.rewriter, cache_path, run_id=run_id, stage="rewrite", engine=engine,
+                                factory=factory)
+        self.solver = (LLMClient(settings.solver, cache_path, run_id=run_id, stage="rewrite", engine=solver_engine,
+                                 factory=factory)
                        if settings.solver else None)
         self.report = RewriteReport(run_id)
 
@@ -160,26 +167,36 @@ class RewriteStage:
                           max_tokens=s.max_tokens, template_version=s.prompt_version)
 
     def run(self) -> RewriteReport:
-        candidates = select_candidates(self.lake, self.settings.limit)
+        candidates = select_candidates(self.lake, self.settings.limit, self.report.passed_through)
         self.report.candidates = len(candidates)
         try:
             samples = self.client.samples([self.request(c["problem"]) for c in candidates], self.settings.attempts)
             rows = [self._decide(c, s) for c, s in zip(candidates, samples) if all(x is not None for x in s)]
+            self.report.pending = len(candidates) - len(rows)
             rows = self._solver_check(rows)
             for row in rows:
                 if row["status"] == "accepted":
                     self.report.accepted += 1
                 else:
                     self.report.rejected[row["reason"]] += 1
-            if rows:
-                with self.lake.transaction():
-                    self.lake.insert_new(Rewrite, pa.Table.from_pylist(rows))
+            store.write_rewrites(self.lake, rows)
         finally:
+            errors: Counter = Counter()
             for client in filter(None, (self.client, self.solver)):
                 client.flush(self.lake)
                 self.report.llm += client.stats
+                errors += client.errors
                 client.close()
+        failed, asked = self.report.llm["samples_failed"], self._asked()
+        if failed and failed > asked / 2:
+            why = errors.most_common(1)[0][0] if errors else "no response"
+            raise UserError(f"rewrite: {failed} of {asked} samples failed ({why}); "
+                            f"{self.report.pending} prompts left for the next run")
         return self.report
+
+    def _asked(self) -> int:
+        llm = self.report.llm
+        return llm["samples_failed"] + llm["samples_generated"] + llm["samples_cached"]
 
     def _decide(self, candidate: dict, samples: list[Sample]) -> dict:
         self.report.why_rewritten[candidate["why"]] += 1
@@ -201,12 +218,26 @@ class RewriteStage:
         s = self.settings
         requests = [LLMRequest(messages=(Message(role="user", content=r["rewritten_problem"] + "\nPut the final answer in \\boxed{}."),),
                                max_tokens=s.max_tokens, template_version="solver-1") for r in accepted]
+        undecided = set()
         for row, samples in zip(accepted, self.solver.samples(requests, s.solver_samples)):
-            agree = sum(1 for x in samples if x is not None and verify_answer(x.text, row["answer"]).correct)
+            if any(x is None for x in samples):
+                undecided.add(row["prompt_id"])  # a failed solver sample is no vote: ask again next run
+                continue
+            agree = sum(1 for x in samples if verify_answer(x.text, row["answer"]).correct)
             if agree / len(samples) < s.solver_min_agreement:
                 row.update(status="rejected", reason="solver_disagrees")
-        return rows
+        self.report.pending += len(undecided)
+        return [row for row in rows if row["prompt_id"] not in undecided]
 
 
-def run_rewrite(lake: Lake, settings: RewriteSettings, run_id: str, cache_path: Path, engine: Engine | None = None) -> RewriteReport:
-    return RewriteStage(lake, settings, run_id, cache_path, engine).run()
+def run_rewrite(lake: Lake, settings: RewriteSettings, run_id: str, cache_path: Path, engine: Engine | None = None,
+                factory: EngineFactory | None = None) -> RewriteReport:
+    return RewriteStage(lake, settings, run_id, cache_path, engine, factory=factory).run()
+
+
+READS = ("prompts",)
+WRITES = ("rewrites", "llm_calls")
+
+
+def run(ctx: StageContext, settings: RewriteSettings) -> RewriteReport:
+    return run_rewrite(ctx.lake, settings, ctx.run_id, ctx.cache_path, factory=ctx.make_engine)

@@ -19,11 +19,13 @@ from schemas.llm import LLMRequest, Message
 from schemas.records import Trace
 from schemas.traces import TracesSettings
 from tasks.llm.base import Engine
-from tasks.llm.client import LLMClient
+from tasks.llm.client import EngineFactory, LLMClient
 from tasks.llm.dialects import reasoning_channel
 from tasks.llm.preflight import teacher_preflight
 from tasks.runs import Funnel
+from tasks.stage import StageContext
 from tasks.traces.filters import Checked, check_response, has_reasoning
+from tasks.verify import spec_of
 from warehouse.lake import Lake
 
 TEMPLATE = "traces-1"
@@ -60,7 +62,7 @@ def select_prompts(lake: Lake, settings: TracesSettings) -> list[dict]:
                    FROM difficulty GROUP BY prompt_id),
              r AS (SELECT prompt_id, rewritten_problem, answer FROM rewrites WHERE status = 'accepted')
         SELECT p.prompt_id, coalesce(r.rewritten_problem, p.problem) AS problem,
-               coalesce(r.answer, p.answer, d.label) AS label
+               coalesce(r.answer, p.answer, d.label) AS label, p.domain, p.extra
         FROM prompts p LEFT JOIN d USING (prompt_id) LEFT JOIN r USING (prompt_id)
         WHERE (d.band IN ({', '.join('?' * len(bands))}) {rewritten})
           AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.prompt_id = p.prompt_id)
@@ -93,9 +95,11 @@ def apply_keep_policy(checked: list[Checked], tokens: list[int], keep: str) -> l
 
 
 class TracesStage:
-    def __init__(self, lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None):
+    def __init__(self, lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None,
+                 factory: EngineFactory | None = None):
         self.lake, self.settings, self.run_id = lake, settings, run_id
-        self.client = LLMClient(settings.teacher, cache_path, run_id=run_id, stage="traces", engine=engine)
+        self.client = LLMClient(settings.teacher, cache_path, run_id=run_id, stage="traces", engine=engine,
+                                factory=factory)
         self.client.preflight = teacher_preflight(settings.system_prompt, settings.allow_answer_only)
         self.report = TracesReport(run_id, settings.teacher.model)
 
@@ -131,7 +135,8 @@ class TracesStage:
                 continue
             checked = [check_response(x, prompt["label"], allow_answer_only=s.allow_answer_only,
                                       min_tokens=s.min_tokens, max_tokens=s.max_trace_tokens,
-                                      max_repetition=s.max_repetition) for x in samples]
+                                      max_repetition=s.max_repetition, domain=prompt["domain"],
+                                      spec=spec_of(prompt["extra"])) for x in samples]
             checked = apply_keep_policy(checked, [x.completion_tokens for x in samples], s.keep)
             rows += [self._row(prompt, index, sample, c) for index, (sample, c) in enumerate(zip(samples, checked))]
         if rows:
@@ -151,16 +156,23 @@ class TracesStage:
                 "reasoning_channel": sample.channel or reasoning_channel(sample.text, None, None)}
 
 
-def run_traces(lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None) -> TracesReport:
-    return TracesStage(lake, settings, run_id, cache_path, engine).run()
+def run_traces(lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None,
+               factory: EngineFactory | None = None) -> TracesReport:
+    return TracesStage(lake, settings, run_id, cache_path, engine, factory=factory).run()
+
+
+READS = ("prompts", "difficulty")
+WRITES = ("traces", "llm_calls")
+
+
+def run(ctx: StageContext, settings: TracesSettings) -> TracesReport:
+    return run_traces(ctx.lake, settings, ctx.run_id, ctx.cache_path, factory=ctx.make_engine)
 
 
 def estimate(ctx: StageContext, settings: TracesSettings) -> dict:
     """The dry run: what `run` would send and cost now; sends nothing, writes nothing."""
+    from tasks.llm.estimate import estimate as estimate_llm
+
     prompts = select_prompts(ctx.lake, settings)
-    client = LLMClient(settings.teacher, ctx.cache_path, run_id=ctx.run_id, stage="traces")
-    try:
-        return {"prompts": len(prompts), **client.estimate([build_request(settings, p["problem"]) for p in prompts],
-                                                           settings.k)}
-    finally:
-        client.close()
+    requests = [build_request(settings, p["problem"]) for p in prompts]
+    return {"prompts": len(prompts), **estimate_llm(ctx.cache_path, "traces", [(settings.teacher, requests, settings.k)])}

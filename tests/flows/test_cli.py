@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from flows.cli.app import app
 from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -67,7 +67,7 @@ def test_dask_workers_give_the_local_pool_result(prefect_harness, dask_cluster, 
     from distributed import get_task_stream
 
     from flows.dedup import dedup_flow
-    from flows.task_runners import on_task_runner
+    from flows.runtime.task_runners import on_task_runner
 
     settings = DedupSettings(shard_size=SHARD, workers=2)
     local_home = ingested(tmp_path / "local", near_duplicates)
@@ -89,7 +89,7 @@ def test_dask_workers_give_the_local_pool_result(prefect_harness, dask_cluster, 
 
 def test_threads_runner_gives_the_same_result(prefect_harness, near_duplicates, tmp_path):
     from flows.dedup import dedup_flow
-    from flows.task_runners import on_task_runner
+    from flows.runtime.task_runners import on_task_runner
 
     settings = DedupSettings(shard_size=SHARD, workers=1)
     local_home = ingested(tmp_path / "local", near_duplicates)
@@ -114,7 +114,7 @@ def closed_port() -> int:
     ("dask://:8786", "use dask://HOST:PORT"),
 ])
 def test_parser_rejects_bad_values(spec, message):
-    from flows.task_runners import parse
+    from flows.runtime.task_runners import parse
 
     with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse(spec)
@@ -123,7 +123,7 @@ def test_parser_rejects_bad_values(spec, message):
 def test_parser_builds_the_runners():
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from flows.task_runners import parse
+    from flows.runtime.task_runners import parse
 
     assert parse(None) is None and parse("local") is None
     threads = parse("threads:3")
@@ -133,7 +133,7 @@ def test_parser_builds_the_runners():
 def test_dask_address_is_checked_before_any_work(dask_cluster):
     from prefect_dask import DaskTaskRunner
 
-    from flows.task_runners import parse
+    from flows.runtime.task_runners import parse
 
     address = dask_cluster.scheduler.address
     runner = parse(address.replace("tcp://", "dask://"))
@@ -145,7 +145,7 @@ def test_dask_address_is_checked_before_any_work(dask_cluster):
 
 @pytest.mark.parametrize("spec", ["bogus", "dask://127.0.0.1:{port}"])
 def test_cli_bad_task_runner_is_one_line_and_exit_2(home, spec):
-    from flows.cli import app
+    from flows.cli.app import app
 
     flags = ["--home", str(home.root), "dedup", "--task-runner", spec.format(port=closed_port())]
     result = CliRunner().invoke(app, flags)
@@ -155,8 +155,8 @@ def test_cli_bad_task_runner_is_one_line_and_exit_2(home, spec):
 
 
 def test_run_maps_dedup_shards_on_the_chosen_runner(prefect_harness, tmp_path, monkeypatch):
-    from flows.cli import app
-    from flows.task_runners import TaskRunnerShards
+    from flows.cli.app import app
+    from flows.runtime.task_runners import TaskRunnerShards
 
     mapped, original = [], TaskRunnerShards.map
 
@@ -178,5 +178,5 @@ def test_run_maps_dedup_shards_on_the_chosen_runner(prefect_harness, tmp_path, m
 def test_a_stage_flow_called_without_its_runner_refuses(prefect_harness, home):
     from flows.dedup import dedup_flow
 
-    with pytest.raises(UserError, match="call it through flows.task_runners.on_task_runner"):
+    with pytest.raises(UserError, match="call it through flows.runtime.task_runners.on_task_runner"):
         dedup_flow(settings=DedupSettings(), home=str(home.root), task_runner="dask://127.0.0.1:8786")

@@ -9,8 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.cli import main, user_errors
-from flows.decontam_cli import command
+from flows.cli.app import main
+from flows.cli.common import user_errors
+from flows.cli.decontaminate import command
 from flows.decontaminate import decontaminate_flow
 from schemas.config import IngestSettings, SourceConfig
 from schemas.decontam import DecontamSettings

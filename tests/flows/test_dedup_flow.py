@@ -26,7 +26,7 @@ def pool(home, tmp_path):
 
 
 def cli() -> typer.Typer:
-    from flows.cli import app
+    from flows.cli.app import app
 
     return app
 

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from flows.monitoring import funnel_row, funnel_rows
+from tasks.runs import funnel_row, funnel_rows
 from tasks.dedup.stage import DedupReport
 from tasks.decontam.report import DecontamReport
 from tasks.difficulty.stage import DifficultyReport

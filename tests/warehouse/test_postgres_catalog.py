@@ -184,7 +184,7 @@ def test_conflicting_bindings_are_clear_errors(home, tmp_path, pg_catalog, postg
 def test_config_conflict_through_the_cli_is_one_line(home, tmp_path, pg_catalog):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from flows.cli.app import app
 
     Lake(home).close()  # bound to the DuckDB file
     config = tmp_path / "pg.yaml"

@@ -1,35 +1,18 @@
-"""Flows layer: `teachable publish NAME` and `teachable datasets list|show|diff|verify`.
+"""Flows layer (cli): `teachable publish NAME` and `teachable datasets list|show|diff|verify`.
 
-`command` builds `PublishSettings` from flags (a bad value is one line, exit 2) and runs the
-`publish` flow; the `datasets` sub-commands read `dataset_versions` and the release files
-directly, read-only, without Prefect. Registered in `flows.cli`; heavy modules and `flows.cli`
-itself are imported inside the bodies (flows.cli imports this module while it loads).
+`command` builds the publish stage's settings from flags (a bad value is one line, exit 2)
+and runs the stage; the `datasets` sub-commands read `dataset_versions` and the release files
+directly, read-only, without Prefect. Heavy modules are imported inside the bodies.
 """
 
 from __future__ import annotations
 
 import json
-from functools import wraps
-from typing import Annotated, Any, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-
-def _user_errors(command: Callable) -> Callable:
-    """flows.cli.user_errors, looked up at call time to avoid the import cycle."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from flows.cli import user_errors
-
-        return user_errors(command)(*args, **kwargs)
-
-    return wrapper
-
-
-def _home(ctx: typer.Context) -> str | None:
-    # Sub-commands of `datasets` sit two levels below the root, where --home was parsed.
-    return (ctx.find_root().obj or {}).get("home")
+from flows.cli.common import home_of, user_errors
 
 
 def parse_mixture(items: list[str] | None) -> dict[str, float]:
@@ -64,10 +47,10 @@ def command(
     description: Annotated[Optional[str], typer.Option(help="Text at the top of the dataset card.")] = None,
 ) -> None:
     """Publish kept traces as an immutable, versioned Parquet release (a no-op if nothing changed)."""
-    from flows.cli import _run_flow
-    from flows.console import out, print_rows
+    from flows.cli.common import run_stage
+    from flows.cli.console import out, print_rows
     from schemas.errors import UserError
-    from schemas.publish import PublishSettings
+    from schemas.publish import PublishJob, PublishSettings
     from warehouse.home import Home
     from warehouse.releases import REPORT, check_name
 
@@ -81,16 +64,16 @@ def command(
     if system_prompt is not None:
         options["system_prompt"] = system_prompt
     settings = PublishSettings(**options)
-    home = Home.resolve(_home(ctx))
+    home = Home.resolve(home_of(ctx))
     if not home.exists():
         raise UserError(f"no warehouse at {home.root}: ingest something first")
 
-    def start() -> dict:
+    def flow() -> dict:
         from flows.publish import publish_flow
 
         return publish_flow(name=name, settings=settings, home=str(home.root))
 
-    result = _run_flow(start, str(home.root))
+    result = run_stage(ctx, "publish", PublishJob(name=name, **settings.model_dump()), flow)
     stats = result["stats"]
     rows = [{"by": d, "value": k, "records": v} for d in ("source", "domain", "band") for k, v in stats[f"by_{d}"].items()]
     print_rows(rows, title=f"{name}@v{result['version']}")
@@ -114,15 +97,15 @@ def _open(ctx: typer.Context):
     from warehouse.home import Home
     from warehouse.lake import Lake
 
-    home = Home.resolve(_home(ctx))
+    home = Home.resolve(home_of(ctx))
     return home, Lake(home, read_only=True)
 
 
 @datasets_app.command("list")
-@_user_errors
+@user_errors
 def list_command(ctx: typer.Context) -> None:
     """Every release: name, version, rows, when it was made and its hash prefix."""
-    from flows.console import print_rows
+    from flows.cli.console import print_rows
     from tasks.publish.compare import listing
 
     home, lake = _open(ctx)
@@ -131,7 +114,7 @@ def list_command(ctx: typer.Context) -> None:
 
 
 @datasets_app.command("show")
-@_user_errors
+@user_errors
 def show_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="NAME[@V]", help="Release, e.g. mathmix or mathmix@v2 (default: latest).")],
@@ -140,7 +123,7 @@ def show_command(
     """Manifest summary of a release: counts, drops, sources, files."""
     import sys
 
-    from flows.console import print_rows
+    from flows.cli.console import print_rows
     from tasks.publish.compare import resolve, summary
 
     home, lake = _open(ctx)
@@ -154,7 +137,7 @@ def show_command(
 
 
 @datasets_app.command("diff")
-@_user_errors
+@user_errors
 def diff_command(
     ctx: typer.Context,
     old: Annotated[str, typer.Argument(metavar="NAME@A", help="The older release, e.g. mathmix@v1.")],
@@ -162,7 +145,7 @@ def diff_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the difference as JSON.")] = False,
 ) -> None:
     """Rows added/removed/changed (by prompt_id, teacher, sample_index), counts and settings that changed."""
-    from flows.console import out, print_rows
+    from flows.cli.console import out, print_rows
     from tasks.publish.compare import diff, resolve
 
     home, lake = _open(ctx)
@@ -187,7 +170,7 @@ def diff_command(
 
 
 @datasets_app.command("verify")
-@_user_errors
+@user_errors
 def verify_command(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(metavar="NAME@V", help="Release to check, e.g. mathmix@v1.")],
@@ -195,7 +178,7 @@ def verify_command(
     """Recompute every file's sha256 and the aggregate; exit 1 naming each changed, missing or extra file.
 
     report.html is not checked: a derived view, regenerated with `teachable report NAME@V`."""
-    from flows.console import out
+    from flows.cli.console import out
     from tasks.publish.compare import resolve, verify
 
     home, lake = _open(ctx)

@@ -1,4 +1,4 @@
-"""Flows layer: where a stage's CPU-heavy shards run, chosen with `--task-runner`.
+"""Flows layer (runtime): where a stage's CPU-heavy shards run, chosen with `--task-runner`.
 
 `parse` turns `local` (the stage's own process pool), `threads[:N]` or `dask://HOST:PORT` into
 a Prefect task runner (None for local); a bad value or an unreachable scheduler is a UserError.
@@ -23,7 +23,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from schemas.errors import UserError
-from tasks.dedup.parallel import default_workers
+from tasks.shards import default_workers
 
 T = TypeVar("T")
 CHOICES = "local, threads[:N] or dask://HOST:PORT"
@@ -107,7 +107,7 @@ def flow_shards(stage: str, spec: str | None) -> "TaskRunnerShards | None":
     if runner is None or _kind(runner) != kind:
         # A flow called directly with the parameter would silently map on its default runner.
         raise UserError(f"the {stage} flow was given task_runner={spec!r} but does not run on it: "
-                        "call it through flows.task_runners.on_task_runner")
+                        "call it through flows.runtime.task_runners.on_task_runner")
     return TaskRunnerShards(stage, runner, _api_for_workers(kind, runner, context))
 
 

@@ -1,7 +1,7 @@
-"""Flows layer: the body of `teachable decontaminate` (registered in `flows.cli`).
+"""Flows layer (cli): `teachable decontaminate`.
 
 Builds `DecontamSettings` from flags and checks the benchmark specs before Prefect starts
-(a bad path or name is one line and exit 2), runs the `decontaminate` flow and prints the
+(a bad path or name is one line and exit 2), runs the decontamination stage and prints the
 hits per benchmark and method. Heavy modules are imported inside so `--help` stays fast.
 """
 
@@ -36,8 +36,9 @@ def command(
     batch_size: Annotated[int, typer.Option(help="Prompts per processing batch (bounds memory).")] = 100_000,
 ) -> None:
     """Flag prompts that copy benchmark problems; each detection is a `contamination` row."""
-    from flows.cli import _home, _run_flow
+    from flows.cli.common import home_of, run_stage
     from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
+    from schemas.llm import EngineSettings
     from tasks.decontam.loading import resolve_sources
 
     settings = DecontamSettings(
@@ -45,22 +46,21 @@ def command(
         embedding=not no_embedding, ngram_n=ngram_n, ratio_contaminated=ratio_contaminated,
         ratio_partial=ratio_partial, minhash_threshold=minhash_threshold, numbers_agreement=numbers_agreement,
         embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, embedding_threshold=embedding_threshold,
-        judge=judge, judge_base_url=judge_base_url, judge_model=judge_model, judge_api_key_env=judge_api_key_env,
+        judge=EngineSettings(kind="openai", base_url=judge_base_url, model=judge_model, api_key_env=judge_api_key_env,
+                             timeout_s=60) if judge else None,
         judge_max_pairs=judge_max_pairs, batch_size=batch_size,
     )
     resolve_sources(settings.benchmarks)  # fail fast, before Prefect starts
-    home = _home(ctx)
-
-    def start() -> dict:
+    def flow() -> dict:
         from flows.decontaminate import decontaminate_flow
 
-        return decontaminate_flow(settings=settings, home=home)
+        return decontaminate_flow(settings=settings, home=home_of(ctx))
 
-    print_result(_run_flow(start, _home(ctx)))
+    print_result(run_stage(ctx, "decontaminate", settings, flow))
 
 
 def print_result(result: dict) -> None:
-    from flows.console import out, print_rows
+    from flows.cli.console import out, print_rows
 
     print_rows(result["hits"], title=f"contaminated prompts per benchmark and method (run {result['run_id']})")
     c = result["counts"]

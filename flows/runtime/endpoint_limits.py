@@ -1,4 +1,4 @@
-"""Flows layer: LLM endpoint limits as Prefect global concurrency limits.
+"""Flows layer (runtime): LLM endpoint limits as Prefect global concurrency limits.
 
 When a Prefect server is present (PREFECT_API_URL set), every request to an endpoint holds a
 slot of the global concurrency limit `llm-<endpoint>-<model>` (created on first use with the
@@ -10,16 +10,14 @@ decay at rpm/60 per second. Without a server the engines' own per-process limits
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.asyncio import concurrency, rate_limit
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.settings import PREFECT_API_URL
-
-from tasks.llm.gates import install_gate
 
 OPT_OUT = "TEACHABLE_PREFECT_LIMITS"
 LEASE_S = 60.0
@@ -62,14 +60,6 @@ def server_present() -> bool:
     return bool(PREFECT_API_URL.value()) and os.environ.get(OPT_OUT, "1").strip() != "0"
 
 
-@contextmanager
-def endpoint_limits() -> Iterator[None]:
-    """Share LLM endpoint limits through the Prefect server for the duration of a stage."""
-    if not server_present():
-        yield
-        return
-    previous = install_gate(PrefectEndpointGate())
-    try:
-        yield
-    finally:
-        install_gate(previous)
+def endpoint_gate() -> PrefectEndpointGate | None:
+    """The gate a stage's engines share limits through: Prefect's when a server is present."""
+    return PrefectEndpointGate() if server_present() else None

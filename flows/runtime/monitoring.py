@@ -1,4 +1,4 @@
-"""Flows layer: what a run shows in the Prefect UI besides its logs.
+"""Flows layer (runtime): what a run shows in the Prefect UI besides its logs.
 
 - progress artifacts, updated while a long stage works (the stages report through
   `tasks.progress`; here that is forwarded to Prefect, throttled);
@@ -17,7 +17,9 @@ from prefect.artifacts import create_progress_artifact, create_table_artifact, u
 from prefect.runtime import flow_run
 
 from tasks.progress import Progress, progress, use_progress
+from tasks.runs import funnel_rows
 from warehouse.lake import Lake
+from warehouse.run_queries import llm_usage
 
 UPDATE_EVERY_S = 2.0
 
@@ -83,46 +85,11 @@ def stage_progress(stage: str) -> Iterator[None]:
 
 # --- the curate run's summary ---------------------------------------------------------------
 
-def funnel_row(stage: str, result: dict) -> dict | None:
-    """One funnel table row from a stage result's `funnel` (see tasks.runs.Funnel), or None."""
-    if "skipped" in result:
-        return {"stage": stage, "in": 0, "kept": 0, "dropped": 0, "reasons": f"skipped: {result['skipped']}"}
-    funnel = result.get("funnel")
-    if funnel is None:
-        return None
-    dropped = funnel["dropped"]
-    return {"stage": stage, "in": funnel["in"], "kept": funnel["kept"], "dropped": sum(dropped.values()),
-            "reasons": ", ".join(f"{k} {v}" for k, v in dropped.items()) or "-"}
-
-
-def funnel_rows(results: dict[str, dict]) -> list[dict]:
-    return [row for stage, result in results.items() if (row := funnel_row(stage, result)) is not None]
-
-
-def llm_usage_rows(lake: Lake, run_ids: list[str]) -> list[dict]:
-    """Calls, tokens, latency and cost per stage and model for the given runs (from llm_calls)."""
-    if not run_ids:
-        return []
-    marks = ", ".join("?" for _ in run_ids)
-    return lake.query(
-        f"""
-        SELECT stage, model, count(*) AS calls, count(*) FILTER (WHERE status = 'ok') AS ok,
-               count(*) FILTER (WHERE status = 'retry') AS retried, count(*) FILTER (WHERE status = 'error') AS failed,
-               CAST(coalesce(sum(prompt_tokens), 0) AS BIGINT) AS prompt_tokens,
-               CAST(coalesce(sum(completion_tokens), 0) AS BIGINT) AS completion_tokens,
-               CAST(round(coalesce(sum(cost_usd), 0), 6) AS DOUBLE) AS cost_usd,
-               CAST(round(avg(latency_s), 3) AS DOUBLE) AS mean_latency_s
-        FROM llm_calls WHERE run_id IN ({marks}) GROUP BY ALL ORDER BY stage, model
-        """,
-        run_ids,
-    ).to_pylist()
-
-
 def publish_curate_artifacts(results: dict[str, dict], lake: Lake) -> dict:
     """The funnel and the LLM usage tables of one curate run, as artifacts and as data."""
     funnel = funnel_rows(results)
     run_ids = [r["run_id"] for r in results.values() if isinstance(r, dict) and r.get("run_id")]
-    usage = llm_usage_rows(lake, run_ids)
+    usage = llm_usage(lake, run_ids)
     create_table_artifact(table=funnel or [{"stage": "-"}], key="curate-funnel",
                           description="Stage funnel of this curate run: in = kept + dropped")
     create_table_artifact(table=usage or [{"stage": "-", "calls": 0}], key="curate-llm-usage",

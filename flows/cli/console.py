@@ -1,4 +1,4 @@
-"""Flows layer: terminal output for the CLI (rich tables, progress bars, query results).
+"""Flows layer (cli): terminal output (rich tables, progress bars, query results).
 
 Nothing here touches the warehouse or stage logic; it only renders what it is given.
 """

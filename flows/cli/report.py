@@ -1,8 +1,8 @@
-"""Flows layer: `teachable report NAME@V`, the HTML report of an existing release.
+"""Flows layer (cli): `teachable report NAME@V`, the HTML report of an existing release.
 
 Reads only the release directory (no Prefect run, no warehouse connection), so it also gives
-a report to releases published before reports existed. Registered in `flows.cli`; heavy
-modules are imported inside the body so `teachable --help` stays fast.
+a report to releases published before reports existed. Heavy modules are imported inside
+the body so `teachable --help` stays fast.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ def command(
     """(Re)generate a release's self-contained HTML report (charts and counts) and print its path."""
     import webbrowser
 
-    from flows.console import out as console
-    from tasks.report.build import write_report
+    from flows.cli.common import home_of
+    from flows.cli.console import out as console
+    from tasks.publish.report.build import write_report
     from warehouse.home import Home
 
-    chosen = home if home is not None else (ctx.find_root().obj or {}).get("home")
+    chosen = home if home is not None else home_of(ctx)
     path = write_report(Home.resolve(chosen), ref, out).resolve()
     console.print(str(path), highlight=False, soft_wrap=True, markup=False)
     if open_:
