@@ -1,6 +1,7 @@
 """Warehouse layer: row-level comparison of two stored releases, straight from their Parquet.
 
-Rows are matched on the release key (prompt_id, teacher, sample_index); a matched row whose
+Rows are matched on the release key (prompt_id, teacher, sample_index, repeat; releases made
+before up-sampling have no `repeat` column and read as repeat 0); a matched row whose
 record differs (messages, difficulty, tokens, ...) counts as changed. Runs in a private
 in-memory DuckDB, so it needs no catalog lock and never loads a whole release into Python.
 """
@@ -35,14 +36,18 @@ def diff_rows(home: Home, old: dict, new: dict) -> dict:
     try:
         for alias, row in (("a", old), ("b", new)):
             # The whole row as a struct, hashed: any difference in any column counts.
+            files = _files(home, row)
+            columns = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($files)", {"files": files}).fetchall()}
+            keys = ", ".join(k if k in columns else f"0 AS {k}" for k in RELEASE_KEY)
             con.execute(
-                f"CREATE TEMP TABLE {alias} AS SELECT {key}, md5(CAST(t AS VARCHAR)) AS h "
-                "FROM read_parquet($files) AS t", {"files": _files(home, row)},
+                f"CREATE TEMP TABLE {alias} AS SELECT {keys}, md5(CAST(t AS VARCHAR)) AS h "
+                "FROM read_parquet($files) AS t", {"files": files},
             )
         join = " AND ".join(f"a.{k} = b.{k}" for k in RELEASE_KEY)
         con.execute(
             f"CREATE TEMP TABLE d AS SELECT coalesce(a.prompt_id, b.prompt_id) AS prompt_id, "
             f"coalesce(a.teacher, b.teacher) AS teacher, coalesce(a.sample_index, b.sample_index) AS sample_index, "
+            "coalesce(a.repeat, b.repeat) AS repeat, "
             "CASE WHEN a.h IS NULL THEN 'added' WHEN b.h IS NULL THEN 'removed' "
             "WHEN a.h <> b.h THEN 'changed' ELSE 'unchanged' END AS kind "
             f"FROM a FULL OUTER JOIN b ON {join}"

@@ -16,21 +16,51 @@ def difficulty_models(lake: Lake) -> list[str]:
     return [r["model"] for r in lake.query("SELECT DISTINCT model FROM difficulty ORDER BY 1").to_pylist()]
 
 
+# Contamination rows by what they checked: `target` (problem | rewrite | answer) arrived with
+# the recheck stage; a warehouse without the column holds problem checks only.
+_NOT_SIBLING = "c.method <> 'sibling'"
+
+
+def _contamination_flags(lake: Lake) -> str:
+    """SELECT expressions flagging a trace by the contamination rows that concern it."""
+    columns = set(lake.columns("contamination"))
+    base = "EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = t.prompt_id AND {}) AS {}"
+    if "target" not in columns:
+        return ",\n".join([base.format(_NOT_SIBLING, "contaminated"),
+                            "FALSE AS contaminated_rewrite", "FALSE AS contaminated_answer",
+                            base.format("c.method = 'sibling'", "sibling")])
+    answer = "c.target = 'answer' AND " + _NOT_SIBLING
+    if {"teacher", "sample_index"} <= columns:  # an answer row names the one trace it checked
+        answer += " AND c.teacher = t.teacher AND c.sample_index = t.sample_index"
+    return ",\n".join([
+        base.format("coalesce(c.target, 'problem') = 'problem' AND " + _NOT_SIBLING, "contaminated"),
+        # A rewrite's rows matter only while that rewrite is the published user turn.
+        base.format("c.target = 'rewrite' AND r.prompt_id IS NOT NULL AND " + _NOT_SIBLING, "contaminated_rewrite"),
+        base.format(answer, "contaminated_answer"),
+        base.format("c.method = 'sibling' AND (coalesce(c.target, 'problem') = 'problem' "
+                    "OR (c.target = 'rewrite' AND r.prompt_id IS NOT NULL))", "sibling"),
+    ])
+
+
 def kept_traces(lake: Lake, difficulty_model: str | None) -> pa.Table:
-    """Kept traces joined with their prompt, accepted rewrite and difficulty (one model)."""
+    """Kept traces joined with their prompt, accepted rewrite and difficulty (one model), plus
+    the prompt's verified spare traces (`spare`: correct but not kept, e.g. `not_best`), which
+    only a mixture weight above 1 draws on."""
     return lake.query(
-        """
+        f"""
         SELECT t.prompt_id, t.teacher, t.sample_index, t.reasoning, t.solution, t.tokens,
+               t.status <> 'kept' AS spare,
                p.source, p.source_file, p.domain, p.problem, r.rewritten_problem,
                d.pass_rate, d.band,
                p.prompt_id IS NULL AS missing_prompt,
                EXISTS (SELECT 1 FROM duplicates x WHERE x.prompt_id = t.prompt_id) AS duplicate,
-               EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = t.prompt_id) AS contaminated
+               {_contamination_flags(lake)}
         FROM traces t
         LEFT JOIN prompts p ON p.prompt_id = t.prompt_id
         LEFT JOIN rewrites r ON r.prompt_id = t.prompt_id AND r.status = 'accepted'
         LEFT JOIN difficulty d ON d.prompt_id = t.prompt_id AND d.model = ?
-        WHERE t.status = 'kept'
+        WHERE t.status = 'kept' OR (t.reason = 'not_best' AND t.prompt_id IN
+              (SELECT prompt_id FROM traces WHERE status = 'kept'))
         ORDER BY t.prompt_id, t.teacher, t.sample_index
         """,
         [difficulty_model],
@@ -98,3 +128,47 @@ def source_lineage(lake: Lake, files: list[tuple[str, str]]) -> list[dict]:
         ).to_pylist()
     finally:
         lake.con.unregister("_teachable_wanted")
+
+
+def siblings_by_benchmark(lake: Lake) -> dict[str, int]:
+    """Distinct prompts recorded as a benchmark sibling (same item, other numbers), per benchmark."""
+    rows = lake.query(
+        "SELECT benchmark, count(DISTINCT prompt_id) AS n FROM contamination WHERE method = 'sibling' "
+        "GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    return {r["benchmark"]: int(r["n"]) for r in rows}
+
+
+def decontamination_runs(lake: Lake) -> list[dict]:
+    """Completed decontaminate and recheck runs, newest first, with their params and stats JSON."""
+    return lake.query(
+        "SELECT run_id, stage, finished_at, params, stats FROM runs "
+        "WHERE stage IN ('decontaminate', 'recheck') AND status = 'completed' ORDER BY finished_at DESC"
+    ).to_pylist()
+
+
+def benchmark_inventory(lake: Lake) -> list[dict]:
+    """Per benchmark as stored in `benchmark_items`: item count and a sha256 over its items
+    (ids, problems and answers in id order), so a release pins exactly what was checked."""
+    return lake.query(
+        """
+        SELECT benchmark, count(*) AS items,
+               sha256(string_agg(benchmark_item || chr(31) || problem || chr(31) || coalesce(answer, ''),
+                                 chr(30) ORDER BY benchmark_item)) AS items_sha256
+        FROM benchmark_items GROUP BY 1 ORDER BY 1
+        """
+    ).to_pylist()
+
+
+def unchecked_prompts(lake: Lake, prompt_ids: list[str]) -> int:
+    """How many of the given prompts no decontaminate run checked (no `decontam_checked` row)."""
+    if not prompt_ids:
+        return 0
+    lake.con.register("_teachable_released", pa.table({"prompt_id": prompt_ids}))
+    try:
+        return int(lake.query(
+            "SELECT count(DISTINCT w.prompt_id) AS n FROM _teachable_released w "
+            "WHERE NOT EXISTS (SELECT 1 FROM decontam_checked k WHERE k.prompt_id = w.prompt_id)"
+        ).to_pylist()[0]["n"])
+    finally:
+        lake.con.unregister("_teachable_released")

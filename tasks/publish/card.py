@@ -11,6 +11,7 @@ from __future__ import annotations
 import yaml
 
 from schemas.publish import PublishSettings
+from tasks.publish.checked import card_lines
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
           (10_000_000, "1M<n<10M"))
@@ -42,16 +43,19 @@ def _counts(title: str, counts: dict[str, int]) -> list[str]:
     return [f"**By {title}**", "", *_table((title, "records"), sorted(counts.items())), ""]
 
 
-def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list[dict]) -> str:
+def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list[dict],
+                decontamination: dict | None = None) -> str:
     filters = settings.model_dump(mode="json", exclude={"system_prompt", "description", "license"})
-    lines = [front_matter(name, settings, stats["rows"]), f"# {name}", ""]
+    checked = bool(decontamination) and decontamination.get("status") != "skipped"
+    lines = [front_matter(name, settings, stats["rows"]), f"# {name}", "", *card_lines(decontamination)]
     if settings.description:
         lines += [settings.description.strip(), ""]
     lines += [
         "Supervised fine-tuning records for reasoning models, built by "
         "teachable in the style of the Phi-4-reasoning report: seed prompts "
-        "were ingested, deduplicated, decontaminated against public benchmarks, scored for "
-        "difficulty by a base model, optionally rewritten, and answered by a teacher model "
+        "were ingested, deduplicated, "
+        + ("decontaminated against public benchmarks, " if checked else "(NOT decontaminated), ")
+        + "scored for difficulty by a base model, optionally rewritten, and answered by a teacher model "
         "whose traces were verified against reference answers. Only kept (verified) traces are here.",
         "",
         "## Loading",
@@ -72,6 +76,8 @@ def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list
             ("source / domain", "seed source name and domain"),
             ("difficulty", "base-model pass rate and band (too_easy, teachable, too_hard, ambiguous), if scored"),
             ("tokens", "teacher completion tokens of the trace"),
+            ("student_tokens", "length of the whole record over the student tokenizer's chat template"),
+            ("repeat", "0; n for the n-th repeat of a record the mixture up-sampled"),
             ("teacher / sample_index", "teacher model and which of its samples this is"),
             ("rewritten", "true when the user turn is an accepted rewrite of the seed problem"),
         ]),
@@ -99,7 +105,9 @@ def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list
         "",
         "## Filters",
         "",
-        f"Of {stats['candidates']} kept traces, {stats['candidates'] - stats['rows']} were left out:",
+        f"Of {stats['candidates']} kept traces, {sum(stats['dropped'].values())} were left out"
+        + (":" if not stats.get("added") else
+           " and up-sampling added " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in stats["added"].items()) + ":"),
         "",
         *_table(("reason", "records"), sorted(stats["dropped"].items()) or [("-", 0)]),
         "",

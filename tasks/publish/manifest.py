@@ -15,7 +15,9 @@ from pathlib import Path
 
 from schemas.publish import PublishSettings
 
-FORMAT = 2  # bump when the manifest's shape changes (2: `stats`, distributions for the report)
+# Bump when the manifest's shape changes (2: `stats`, distributions for the report; 3:
+# `decontamination`, `mixture`, `student`, student token lengths).
+FORMAT = 3
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -53,6 +55,9 @@ def build_manifest(
     distributions: dict,
     files: list[dict],
     sha256: str,
+    decontamination: dict | None = None,
+    mixture: dict | None = None,
+    student: dict | None = None,
 ) -> dict:
     return {
         "format": FORMAT,
@@ -70,6 +75,9 @@ def build_manifest(
         "sources": lineage,
         "stages": stage_counts,
         "stats": distributions,
+        "decontamination": decontamination,
+        "mixture": mixture,
+        "student": student,
         "files": sorted(files, key=lambda f: f["path"]),
         "sha256": sha256,
     }

@@ -121,7 +121,7 @@ def test_deploy_from_prefect_yaml_and_run_on_a_worker(prefect_stack, tmp_path):
             assert wait_for(env, ingest_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
             curate_run = trigger(env, "curate/curate-nightly", {"config_path": str(config)})
             assert wait_for(env, curate_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
-            publish_run = trigger(env, "publish/publish", {"name": "oracle", "settings": {"license": "mit"}})
+            publish_run = trigger(env, "publish/publish", {"name": "oracle", "settings": {"license": "mit", "allow_undecontaminated": True}})
             assert wait_for(env, publish_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
             assert fake.requests, "the curate deployment never called the LLM endpoint"
     finally:

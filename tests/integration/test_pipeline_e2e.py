@@ -19,7 +19,7 @@ def config(server, tmp_path):
         "rewrite": {"rewriter": engine, "attempts": 2, "max_tokens": 256},
         "traces": {"teacher": engine, "k": 2, "max_tokens": 160, "allow_answer_only": True,
                    "bands": ["teachable", "too_easy", "too_hard"]},
-        "publish": {"license": "mit"},
+        "publish": {"license": "mit", "allow_undecontaminated": True},
     }
     path = tmp_path / "e2e.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -43,7 +43,7 @@ def pipeline_config(path, base_url: str, spec: str, *, name: str = "oracle", n: 
         "difficulty": {"base": engine, "n": n, "max_tokens": 64},
         "rewrite": {"rewriter": engine, "attempts": 1, "max_tokens": 64},
         "traces": {"teacher": engine, "k": k, "max_tokens": 64, "bands": ["teachable", "too_easy", "too_hard"]},
-        "publish": {"license": "mit"},
+        "publish": {"license": "mit", "allow_undecontaminated": True},
         **(extra or {}),
     }
     path.write_text(yaml.safe_dump(data))

@@ -12,10 +12,22 @@ from pydantic import ValidationError
 
 from schemas.errors import UserError
 from schemas.publish import DEFAULT_SYSTEM, PublishSettings
-from schemas.records import Contamination, Difficulty, Duplicate, IngestFile, Prompt, Quarantine, Rewrite, Trace
+from schemas.decontam import DecontamChecked, DecontamSettings
+from schemas.records import (
+    BenchmarkItem,
+    Contamination,
+    Difficulty,
+    Duplicate,
+    IngestFile,
+    Prompt,
+    Quarantine,
+    Rewrite,
+    Trace,
+)
 from tasks.publish import compare
 from tasks.publish.assemble import assistant_content, mixture_share
 from tasks.publish.stage import run_publish
+from tasks.runs import record_run
 from warehouse import releases
 from warehouse.lake import Lake
 from warehouse.releases import get_version, verify_release, version_dir
@@ -24,7 +36,21 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 N = 12  # prompts p00..p11: even ones from gsm8k, odd ones from math
 
 
-def build_warehouse(lake: Lake, prompts: int = N) -> None:
+def record_decontamination(lake: Lake, prompt_ids: list[str]) -> None:
+    """A decontaminate run as the stage leaves it: its run row (settings, benchmark files),
+    the benchmark items it loaded and a `decontam_checked` row per prompt."""
+    with lake.transaction():
+        lake.insert_records([BenchmarkItem(benchmark="gsm8k", benchmark_item=str(i), problem=f"Item {i}?", answer=str(i),
+                                           run_id="c") for i in range(20)])
+        lake.insert_records([DecontamChecked(check_key="k1", prompt_id=p, contaminated=p == "p07", run_id="c")
+                             for p in prompt_ids])
+    files = [{"name": "gsm8k", "source": "/bench/gsm8k_test.jsonl", "sha256": "ab" * 32, "items": 20}]
+    record_run(lake, run_id="c", stage="decontaminate", started_at=T0,
+               params={"settings": DecontamSettings(benchmarks=["/bench"]).model_dump(mode="json"), "check_key": "k1"},
+               stats={"benchmarks": {"gsm8k": 20}, "benchmark_files": files})
+
+
+def build_warehouse(lake: Lake, prompts: int = N, decontaminated: bool = True) -> None:
     """prompts with two kept and one dropped trace each; p03 rewritten (accepted), p04 rejected
     rewrite, p05 a duplicate, p07 contaminated, p11 never scored for difficulty."""
     ids = [f"p{i:02d}" for i in range(prompts)]
@@ -59,6 +85,8 @@ def build_warehouse(lake: Lake, prompts: int = N) -> None:
                   reason=None if k < 2 else "wrong_answer", run_id="traces-1")
             for i, p in enumerate(ids) for k in range(3)
         ])
+    if decontaminated:
+        record_decontamination(lake, ids)
 
 
 @pytest.fixture
@@ -91,7 +119,8 @@ def test_v1_holds_one_chat_record_per_kept_trace_of_clean_prompts(warehouse):
     ]
     assert first | {"messages": None} == {"messages": None, "prompt_id": "p00", "source": "gsm8k", "domain": "arithmetic",
                                           "difficulty": {"pass_rate": 0.0, "band": "too_hard"}, "tokens": 100,
-                                          "teacher": "teacher-a", "sample_index": 0, "rewritten": False}
+                                          "teacher": "teacher-a", "sample_index": 0, "rewritten": False,
+                                          "student_tokens": first["student_tokens"], "repeat": 0}
     by_id = {r["prompt_id"]: r for r in rows}
     assert by_id["p03"]["messages"][1]["content"] == "Add three to three." and by_id["p03"]["rewritten"]
     assert by_id["p04"]["messages"][1]["content"] == "What is 4 + 4?"  # a rejected rewrite is not used
@@ -249,7 +278,7 @@ def test_several_difficulty_models_need_a_choice(warehouse):
     assert publish(warehouse, PublishSettings(difficulty_model="base")).rows == 20
 
 
-@pytest.mark.parametrize("bad", [{"mixture": {"math": 1.5}}, {"bands": ["easy"]}, {"min_pass_rate": 0.9, "max_pass_rate": 0.1},
+@pytest.mark.parametrize("bad", [{"mixture": {"math": -0.5}}, {"targets": {"math": -1}}, {"max_seq_len": 0}, {"bands": ["easy"]}, {"min_pass_rate": 0.9, "max_pass_rate": 0.1},
                                  {"shard_rows": 0}, {"typo": 1}])
 def test_bad_settings_are_rejected(bad):
     with pytest.raises(ValidationError):

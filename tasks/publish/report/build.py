@@ -84,6 +84,37 @@ def _contamination_section(m: dict, stats: dict, out: Charts) -> str:
     return html
 
 
+def _student_section(m: dict, stats: dict, out: Charts) -> str:
+    lengths = stats.get("student_tokens", {})
+    keys = ("min", "median", "p90", "max", "mean", "limit", "over_limit")
+    student = m.get("student") or {}
+    dropped = m.get("release", {}).get("dropped", {}).get("too_long_for_student", 0)
+    return (out.html("student-lengths", charts.student_lengths_figure(lengths))
+            + key_table("student-lengths", {k: lengths.get(k) for k in keys}
+                        | {"tokenizer": student.get("tokenizer"), "left out (too_long_for_student)": dropped}))
+
+
+def _checked_section(m: dict) -> str:
+    section = m.get("decontamination") or {"status": "skipped"}
+    html = key_table("decontamination", {"status": section.get("status"), "why": section.get("reason", "-"),
+                                         "unchecked prompts": section.get("unchecked_prompts"),
+                                         "rewrites and answers": section.get("recheck", {}).get("status")})
+    html += rows_table("benchmarks-checked", section.get("benchmarks", []), title="benchmarks checked")
+    siblings = section.get("siblings_by_benchmark") or {}
+    html += key_table("siblings", siblings, title="benchmark siblings (prompts), by benchmark")
+    return html
+
+
+def _mixture_section(m: dict) -> str:
+    mixture = m.get("mixture") or {}
+    rows = [{"group": g, "asked": ", ".join(f"{k} {v}" for k, v in v["asked"].items()),
+             "available rows": v["available"]["rows"], "rows": v["achieved"]["rows"],
+             "tokens": v["achieved"]["tokens"], "share": v["achieved"]["share"],
+             "spare traces": v["achieved"]["spare_traces"], "repeats": v["achieved"]["repeats"]}
+            for g, v in mixture.get("groups", {}).items()]
+    return rows_table("mixture", rows, row_key="group", title=f"by {mixture.get('by')}, asked vs achieved")
+
+
 def _files_section(m: dict) -> str:
     files = [{"path": f["path"], "rows": f.get("rows"), "bytes": f["bytes"], "sha256": f["sha256"]}
              for f in m.get("files", [])]
@@ -103,6 +134,9 @@ def render_report(manifest: dict, stats: dict | None = None) -> str:
         ("Pass rate of the released prompts", _pass_rate_section(stats, out)),
         ("Source and domain mix", _mix_section(manifest, out)),
         ("Token lengths of the released rows", _tokens_section(stats, out)),
+        ("Student lengths against the limit", _student_section(manifest, stats, out)),
+        ("Mixture", _mixture_section(manifest)),
+        ("What was checked", _checked_section(manifest)),
         ("Contamination", _contamination_section(manifest, stats, out)),
         ("Files", _files_section(manifest)),
     ]

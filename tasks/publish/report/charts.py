@@ -99,6 +99,23 @@ def tokens_figure(tokens: dict) -> go.Figure:
     return _whole_counts(fig, max(rows))
 
 
+def student_lengths_figure(lengths: dict) -> go.Figure:
+    """Student tokens per released row against the limit (max_seq_len) as a vertical line."""
+    buckets = lengths.get("buckets", [])
+    title = "Student tokens per released row (chat template)"
+    if not buckets:
+        return _figure(title, "no student lengths in this release")
+    limit = lengths.get("limit")
+    title += f", limit {limit}" if limit else ", no limit set"
+    fig = _figure(title, xaxis_title="student tokens (doubling buckets)", yaxis_title="rows")
+    labels = [f"{b['from']}–{b['to'] - 1}" for b in buckets]
+    rows = [b["rows"] for b in buckets]
+    colors = [("#d62728" if limit and b["to"] - 1 > limit else BAR_COLOR) for b in buckets]
+    fig.add_bar(x=labels, y=rows, marker_color=colors, text=rows, textposition="outside",
+                hovertemplate="%{x} tokens: %{y} rows<extra></extra>")
+    return _whole_counts(fig, max(rows))
+
+
 def contamination_figure(by_benchmark_method: dict[str, int]) -> go.Figure:
     """Detections per benchmark, stacked by method (warehouse-wide when the release was cut)."""
     title = "Contamination hits by benchmark (detections, by method)"

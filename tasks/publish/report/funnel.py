@@ -19,9 +19,12 @@ class Step:
     seen: int  # "in"
     kept: int
     dropped: dict[str, int] = field(default_factory=dict)
+    note: str = ""  # e.g. "skipped": the step did not run, its in = kept means nothing was checked
 
     def as_row(self) -> dict:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "-"
+        if self.note:
+            reasons = self.note
         return {"stage": self.stage, "unit": self.unit, "in": self.seen, "kept": self.kept,
                 "dropped": sum(self.dropped.values()), "reasons": reasons}
 
@@ -55,10 +58,13 @@ def funnel(manifest: dict) -> list[Step]:
     bands = _bands(stages.get("difficulty", {}), manifest.get("difficulty_model"))
     rewrites, traces = stages.get("rewrites", {}), stages.get("traces", {})
     rewrite_status, trace_status = rewrites.get("by_status", {}), traces.get("by_status", {})
+    decontam = _step("decontaminate", "prompts", unique, max(0, unique - contaminated), {"contaminated": contaminated})
+    if (manifest.get("decontamination") or {}).get("status") == "skipped":
+        decontam.note = "skipped: no decontamination ran, the set is NOT decontaminated"
     return [
         _step("ingest", "records", prompts + quarantine.get("total", 0), prompts, quarantine.get("by_reason", {})),
         _step("dedup", "prompts", prompts, unique, duplicates),
-        _step("decontaminate", "prompts", unique, max(0, unique - contaminated), {"contaminated": contaminated}),
+        decontam,
         _step("difficulty", "prompts", sum(bands.values()), bands.get(KEPT_BAND, 0),
               {b: n for b, n in bands.items() if b != KEPT_BAND}),
         _step("rewrite", "rewrites", sum(rewrite_status.values()), rewrite_status.get("accepted", 0),
