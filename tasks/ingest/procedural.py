@@ -1,6 +1,8 @@
 """Procedural math problems with exact answers: the demo's offline, leakage-free seed source.
 tasks layer: pure functions, no I/O, no Prefect. Contract: generate(spec) deterministically yields
-spec.n unique records with exact canonical answers (None for "proof": later stages rewrite or drop)."""
+spec.n unique records with exact canonical answers (None for "proof": later stages rewrite or drop).
+Opt-in kinds beyond the default math mix: "code" (a Python function task with hidden
+check(candidate) tests, domain code) and "choice" (four options, the answer a letter, domain choice)."""
 from __future__ import annotations
 
 import ast
@@ -14,6 +16,8 @@ from typing import Callable, Iterator
 
 GENERATOR_VERSION = "1"
 KINDS = ("arithmetic", "linear", "quadratic", "fractions", "word", "system", "proof")
+EXTRA_KINDS = ("code", "choice")  # other domains: asked for by name (kinds=...,code,choice)
+ALL_KINDS = KINDS + EXTRA_KINDS
 _KEYS = ("kinds", "levels", "n", "seed")
 _PREFIX = "procedural://"
 
@@ -40,8 +44,8 @@ class ProceduralSpec:
         if not self.kinds:
             raise _err("kinds must not be empty")
         for kind in self.kinds:
-            if kind not in KINDS:
-                raise _err(f"unknown kind {kind!r} (allowed: {', '.join(KINDS)})")
+            if kind not in ALL_KINDS:
+                raise _err(f"unknown kind {kind!r} (allowed: {', '.join(ALL_KINDS)})")
         if len(set(self.kinds)) != len(self.kinds):
             raise _err(f"duplicate kind in {','.join(self.kinds)!r}")
         if not 1 <= self.min_level <= self.max_level <= 5:
@@ -330,13 +334,64 @@ def _proof(rng: random.Random, level: int, w: int):
         aa=2 * a, sq=(a + 1) ** 2 - 1), None
 
 
-_MAKERS = {"arithmetic": _arithmetic, "linear": _linear, "quadratic": _quadratic, "fractions": _fractions,
+_CODE_TASKS = (
+    # (function, signature, statement, reference implementation over the argument)
+    ("sum_multiples", "n", "returns the sum of the positive integers up to and including n that are divisible by {k}",
+     lambda k: lambda n: sum(i for i in range(1, n + 1) if i % k == 0)),
+    ("count_above", "xs", "returns how many numbers in the list xs are greater than {k}",
+     lambda k: lambda xs: sum(1 for x in xs if x > k)),
+    ("scale_and_shift", "xs", "returns a new list with every element of xs multiplied by {k} and then increased by 1",
+     lambda k: lambda xs: [x * k + 1 for x in xs]),
+    ("digit_sum_power", "n", "returns the sum of the digits of n (a non-negative integer), raised to the power {k}",
+     lambda k: lambda n: sum(int(d) for d in str(n)) ** k),
+)
+
+
+def _code_args(rng: random.Random, signature: str, level: int, count: int) -> list:
+    hi = 10 * level + 5
+    if signature == "n":
+        return [rng.randint(0, hi * 3) for _ in range(count)]
+    return [[rng.randint(-hi, hi) for _ in range(rng.randint(0, 3 + level))] for _ in range(count)]
+
+
+def _code(rng: random.Random, level: int, w: int) -> tuple[str, None, dict]:
+    name, signature, statement, make = _CODE_TASKS[rng.randrange(len(_CODE_TASKS))]
+    k = rng.randint(2, 3 + level * w)
+    reference = make(k)
+    args = _code_args(rng, signature, level, 4 + 2 * level)
+    example = args[0]
+    problem = (f"Write a Python function `{name}({signature})` that {statement.format(k=k)}. "
+               f"For example, {name}({example!r}) == {reference(example)!r}. "
+               "Reply with the complete function in a ```python code block.")
+    asserts = "".join(f"    assert candidate({a!r}) == {reference(a)!r}\n" for a in args)
+    return problem, None, {"entry_point": name, "test": f"def check(candidate):\n{asserts}"}
+
+
+def _choice(rng: random.Random, level: int, w: int) -> tuple[str, str, dict]:
+    a, b, c = (rng.randint(2, 5 + 4 * level * w) for _ in range(3))
+    value = a * b - c
+    wrong = set()
+    while len(wrong) < 3:
+        candidate = value + rng.choice([-1, 1]) * rng.randint(1, 2 + level)
+        if candidate != value:
+            wrong.add(candidate)
+    options = [str(v) for v in sorted(wrong | {value}, key=lambda _: rng.random())]
+    letter = "ABCD"[options.index(str(value))]
+    listed = "\n".join(f"{'ABCD'[i]}. {o}" for i, o in enumerate(options))
+    problem = f"Which of the following equals {a} * {b} - {c}? Answer with the letter of the option.\n\n{listed}"
+    return problem, letter, {"choices": options}
+
+
+_DOMAIN_OF = {"code": "code", "choice": "choice"}
+
+_MAKERS = {"code": _code, "choice": _choice, "arithmetic": _arithmetic, "linear": _linear, "quadratic": _quadratic, "fractions": _fractions,
            "word": _word, "system": _system, "proof": _proof}
 
 
 def generate(spec: ProceduralSpec) -> Iterator[dict]:
     """Yields n records: {"id": "<kind>-<level>-<index>", "problem": str, "answer": str or None,
-    "domain": "math", "kind": str, "level": int}. Kinds round-robin; levels cycle min..max per round."""
+    "domain": "math" (code/choice for those kinds), "kind": str, "level": int}, plus "entry_point" and
+    "test" for code and "choices" for choice. Kinds round-robin; levels cycle min..max per round."""
     if not isinstance(spec, ProceduralSpec):
         raise TypeError(f"generate() expects a ProceduralSpec, got {type(spec).__name__}")
     # str seed: hashed with sha512 (stable across runs), and unlike ints, seed -3 differs from 3
@@ -347,13 +402,14 @@ def generate(spec: ProceduralSpec) -> Iterator[dict]:
     for i in range(spec.n):
         kind, level = kinds[i % len(kinds)], levels[(i // len(kinds)) % len(levels)]
         while True:  # on a collision re-draw; repeated collisions widen the number ranges
-            problem, answer = _MAKERS[kind](rng, level, 1 + isqrt(misses.get((kind, level), 0)))
+            made = _MAKERS[kind](rng, level, 1 + isqrt(misses.get((kind, level), 0)))
+            problem, answer, fields = made if len(made) == 3 else (*made, {})
             if problem not in seen:
                 break
             misses[(kind, level)] = misses.get((kind, level), 0) + 1
         seen.add(problem)
-        yield {"id": f"{kind}-{level}-{i}", "problem": problem, "answer": answer, "domain": "math",
-               "kind": kind, "level": level}
+        yield {"id": f"{kind}-{level}-{i}", "problem": problem, "answer": answer,
+               "domain": _DOMAIN_OF.get(kind, "math"), "kind": kind, "level": level, **fields}
 
 
 # ---------------------------------------------------------------- self-check (used by tests)
@@ -381,6 +437,13 @@ def _eval(text: str, env: dict[str, Fraction]) -> Fraction:
 def _self_check(record: dict) -> bool:
     """Substitute the answer back into the problem (word problems are verified by construction)."""
     kind, problem, answer = record["kind"], record["problem"], record["answer"]
+    if kind == "code":
+        namespace: dict = {}
+        exec(record["test"], namespace)  # the tests are data we generated: check them on themselves
+        return answer is None and record["entry_point"] in problem and "assert candidate" in record["test"]
+    if kind == "choice":
+        expression = problem.split("equals ", 1)[1].split("?", 1)[0]
+        return record["choices"]["ABCD".index(answer)] == str(_eval(expression, {}))
     if kind == "proof":
         return answer is None
     if kind == "word":

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tasks.llm.cache import Sample
-from tasks.verify import verify_answer
+from tasks.verify import verifier_of, verify_prompt_response
 
 OPEN, CLOSE = "<think>", "</think>"
 
@@ -60,7 +60,8 @@ def has_reasoning(sample: Sample) -> bool:
 
 
 def check_response(sample: Sample, label: str | None, *, allow_answer_only: bool, min_tokens: int,
-                   max_tokens: int, max_repetition: float) -> Checked:
+                   max_tokens: int, max_repetition: float, domain: str | None = None,
+                   spec: dict | None = None) -> Checked:
     if not sample.text.strip() and not (sample.reasoning or "").strip():
         return Checked("dropped", "empty")
     if sample.finish_reason == "length":
@@ -75,9 +76,9 @@ def check_response(sample: Sample, label: str | None, *, allow_answer_only: bool
         return Checked("dropped", "too_long", reasoning, solution)
     if repetition_ratio(f"{reasoning} {solution}") > max_repetition:
         return Checked("dropped", "repetitive", reasoning, solution)
-    if label is None:
+    if label is None and verifier_of(domain) != "code":  # code is checked by its tests
         return Checked("dropped", "no_reference", reasoning, solution)
-    verdict = verify_answer(solution, label)
+    verdict = verify_prompt_response(domain, solution, label, spec or {})
     if verdict.extracted is None:
         return Checked("dropped", "no_answer", reasoning, solution, None, False)
     if not verdict.correct:

@@ -69,8 +69,12 @@ def choice_answer(answer: object, choices: list[str]) -> str | None:
 
 
 def render_choices(problem: str, choices: list[str]) -> str:
-    """The problem with its options listed, unless every option is already in the text."""
-    if all(option in problem for option in choices):
+    """The problem with its options listed, unless the text already lists them with their letters."""
+    def listed(index: int, option: str) -> bool:
+        letter = LETTERS[index]
+        return any(f"{form}{option}" in problem for form in (f"{letter}. ", f"({letter}) ", f"{letter}) ", f"{letter}: "))
+
+    if all(listed(i, option) for i, option in enumerate(choices)):
         return problem
     lines = "\n".join(f"{LETTERS[i]}. {option}" for i, option in enumerate(choices))
     return f"{problem}\n\n{lines}"

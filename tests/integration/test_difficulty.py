@@ -50,7 +50,7 @@ def test_scores_every_prompt_and_a_rerun_sends_nothing(local_llm_server, lake, h
     settings = settings_for(local_llm_server.base_url, local_llm_server.model_name)
     report = score(lake, home, settings)
     errors = lake.query("SELECT DISTINCT error FROM llm_calls WHERE error IS NOT NULL").column(0).to_pylist()
-    assert report.scored == 24 and report.incomplete == 0, errors
+    assert report.scored == 24 and report.pending == 0, errors
     assert sum(report.correct_histogram.values()) == 24
     assert sum(report.bands.values()) == 24
     samples = lake.query("SELECT count(*) AS n, count(DISTINCT prompt_id) AS p FROM difficulty_samples").to_pylist()
@@ -76,7 +76,7 @@ def test_faults_lose_no_sample_and_resend_nothing(local_llm_server, lake, home, 
         settings = settings_for(proxy.base_url, local_llm_server.model_name, temperature=0.95,
                                 engine={"timeout_s": 10, "backoff_base_s": 0.2, "backoff_max_s": 2, "max_attempts": 20})
         report = score(lake, home, settings)
-    assert report.scored == 16 and report.incomplete == 0
+    assert report.scored == 16 and report.pending == 0
     assert lake.query("SELECT count(*) FROM difficulty_samples").column(0)[0].as_py() == 64
     assert proxy.repeated_after_success == 0
     injected = sum(proxy.counts[f] for f in ("429", "500", "timeout", "malformed"))

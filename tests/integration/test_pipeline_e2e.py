@@ -58,7 +58,8 @@ def test_pipeline_end_to_end(local_llm_server, teachable_cli, home, tmp_path):
     dedup = s["dedup"]
     assert dedup["considered"] == dedup["kept"] + sum(dedup["dropped"].values())
     difficulty = s["difficulty"]
-    assert difficulty["considered"] == sum(difficulty["bands"].values()) + difficulty["incomplete"]
+    assert difficulty["considered"] == (sum(difficulty["bands"].values()) + difficulty["pending"]
+                                        + difficulty["unlabelled"])
     assert difficulty["considered"] == dedup["kept"]
     rewrite = s["rewrite"]
     assert rewrite["candidates"] == rewrite["accepted"] + sum(rewrite["rejected"].values())

@@ -404,3 +404,39 @@ def test_direct_construction_is_validated():
     with pytest.raises(ValueError, match="n must be an integer"):
         ProceduralSpec(n=True)
     assert ProceduralSpec(kinds=["word"]).kinds == ("word",)
+
+
+_SOLUTIONS = {
+    "sum_multiples": (r"divisible by (\d+)", "def sum_multiples(n):\n    return sum(i for i in range(1, n + 1) if i % {k} == 0)\n"),
+    "count_above": (r"greater than (\d+)", "def count_above(xs):\n    return sum(1 for x in xs if x > {k})\n"),
+    "scale_and_shift": (r"multiplied by (\d+)", "def scale_and_shift(xs):\n    return [x * {k} + 1 for x in xs]\n"),
+    "digit_sum_power": (r"power (\d+)", "def digit_sum_power(n):\n    return sum(int(d) for d in str(n)) ** {k}\n"),
+}
+
+
+def test_code_tasks_have_hidden_tests_a_right_solution_passes_and_a_wrong_one_fails():
+    import re
+
+    from tasks.verify import run_code_tests
+
+    recs = list(generate(ProceduralSpec(n=12, seed=5, kinds=("code",))))
+    assert {r["domain"] for r in recs} == {"code"} and all(_self_check(r) for r in recs)
+    assert len({r["entry_point"] for r in recs}) >= 3
+    for r in recs:
+        pattern, template = _SOLUTIONS[r["entry_point"]]
+        right = template.format(k=re.search(pattern, r["problem"]).group(1))
+        assert run_code_tests(right, r["test"], r["entry_point"]).correct, r
+        assert r["test"].count("assert") > 2  # more than the one example the problem shows
+        wrong = right.replace("return ", "return 1 + ", 1) if "[" not in right else right.replace("+ 1", "+ 2")
+        assert not run_code_tests(wrong, r["test"], r["entry_point"]).correct, r
+
+
+def test_choice_items_have_four_options_and_a_letter():
+    recs = list(generate(ProceduralSpec(n=40, seed=2, kinds=("choice",))))
+    assert all(r["domain"] == "choice" and len(r["choices"]) == 4 and _self_check(r) for r in recs)
+    assert len({r["answer"] for r in recs}) == 4  # the right option is not always in one place
+    assert not _self_check({**recs[0], "answer": "ABCD"["ABCD".index(recs[0]["answer"]) - 1]})
+
+
+def test_extra_kinds_are_opt_in():
+    assert "code" not in KINDS and ProceduralSpec.parse("procedural://?kinds=code,choice").kinds == ("code", "choice")
