@@ -35,7 +35,10 @@ def command(
         entry_point_field=entry_point_field, choices_field=choices_field, split=split, hf_config=hf_config,
     )
     settings = IngestSettings(max_problem_chars=max_problem_chars, batch_size=batch_size)
-    resolve_units(config.paths, config.format, config.split)  # fail fast, before anything starts
+    from warehouse.home import Home
+
+    active = Home.resolve(home_of(ctx)).root  # never read as a source, even inside a given folder
+    resolve_units(config.paths, config.format, config.split, exclude=[active])  # fail fast
 
     def flow() -> dict:
         from flows.ingest import ingest_flow

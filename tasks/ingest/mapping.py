@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tasks.ingest.fields import PROBLEM_FIELDS, prompt_id
-from tasks.readers.files import Bad, clip, dumps
+from tasks.readers.files import Bad, TooDeep, clip, dumps, exact_dumps
 from tasks.text import normalize_text, text_hash
 from tasks.verify.codetests import parse_code_tests
 from tasks.verify.domains import VERIFY_KEY, choice_answer, parse_choices, render_choices
@@ -126,7 +126,10 @@ class RecordMapper:
             if verify:
                 rest[VERIFY_KEY] = verify
             if rest:
-                extra = dumps(rest)
+                try:
+                    extra = exact_dumps(rest)  # integers of any size kept as written
+                except TooDeep as exc:
+                    return Bad("too_deep", f"a field is {exc}", _raw(record))
         hashed = text_hash(normalize_text(problem))  # type: ignore[arg-type]
         pid = prompt_id(self.source, self.source_file, source_id, hashed)
         return (pid, source_id, problem, answer, answer_raw, domain, hashed, extra)
@@ -135,9 +138,9 @@ class RecordMapper:
         domain = self.domain or record.get("domain")
         if isinstance(domain, str) and domain:
             return domain
-        if self.tests_field or any(name in record for name in CODE_MARKERS):
+        if self.tests_field or not record.keys().isdisjoint(CODE_MARKERS):  # C-level: hot loop
             return "code"
-        if self.choices_field or any(name in record for name in CHOICES_FIELDS):
+        if self.choices_field or not record.keys().isdisjoint(CHOICES_FIELDS):
             return "choice"
         return DEFAULT_DOMAIN
 
