@@ -159,3 +159,53 @@ def test_humaneval_wrong_looping_and_networking_solutions_fail(shared_data):
     )
     verdict = run_code_tests(networking, test, entry)
     assert not verdict.correct and "network access is disabled" in verdict.reason
+
+
+def _changed_return(body: str) -> str | None:
+    """The solution with its last return value changed (None when it returns nothing)."""
+    import re
+
+    lines = body.split("\n")
+    for index in range(len(lines) - 1, -1, -1):
+        match = re.match(r"(\s*)return\b(.*)", lines[index])
+        if match:
+            value = match.group(2).strip() or "None"
+            lines[index] = f"{match.group(1)}return _Changed({value})"
+            return "\n".join(lines)
+    return None
+
+
+_CHANGED = "\nclass _Changed:\n    def __init__(self, value):\n        self.value = value\n"
+
+
+def test_humaneval_as_code_seeds_right_passes_and_changed_return_fails(shared_data, capsys):
+    """Through ingest's test parsing and the stages' verifier: canonical solutions pass, and the
+    same solutions with one changed return value (an object equal to nothing) fail, >= 99% each."""
+    from tasks.ingest.mapping import RecordMapper
+    from tasks.verify import spec_of, verify_prompt_response
+
+    tasks = _humaneval(shared_data)
+    mapper = RecordMapper("humaneval", "humaneval.jsonl.gz")
+
+    def run(task: dict):
+        row = mapper.map(task, task["task_id"])
+        domain, spec = row[5], spec_of(row[7])
+        def fenced(body: str) -> str:
+            return f"Here it is.\n```python\n{_CHANGED}{task['prompt']}{body}\n```"
+
+        right = verify_prompt_response(domain, fenced(task["canonical_solution"]), None, spec, timeout_s=20)
+        changed = _changed_return(task["canonical_solution"])
+        wrong = verify_prompt_response(domain, fenced(changed), None, spec, timeout_s=20) if changed else None
+        return task["task_id"], right, wrong
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, tasks))
+    passed = [t for t, right, _ in results if right.correct]
+    mutated = [(t, wrong) for t, _, wrong in results if wrong is not None]
+    caught = [t for t, wrong in mutated if not wrong.correct]
+    with capsys.disabled():
+        print(f"\n[verify] HumanEval via ingest + domain verifier: canonical {len(passed)}/{len(tasks)} pass; "
+              f"changed return {len(caught)}/{len(mutated)} fail; misses "
+              f"{[t for t, *_ in results if t not in passed] + [t for t, _ in mutated if t not in caught]}")
+    assert len(passed) >= 0.99 * len(tasks) and len(caught) >= 0.99 * len(mutated)
+    assert len(mutated) >= 160
