@@ -178,6 +178,7 @@ def _changed_return(body: str) -> str | None:
 _CHANGED = "\nclass _Changed:\n    def __init__(self, value):\n        self.value = value\n"
 
 
+@pytest.mark.slow
 def test_humaneval_as_code_seeds_right_passes_and_changed_return_fails(shared_data, capsys):
     """Through ingest's test parsing and the stages' verifier: canonical solutions pass, and the
     same solutions with one changed return value (an object equal to nothing) fail, >= 99% each."""
