@@ -84,6 +84,10 @@ def run_flow(start: Callable[[], dict], home: str | None, wait: float | None = N
     with hold_home(Home.resolve(home), what, wait):
         # Telemetry would try the internet on every ephemeral start; users can still override.
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        if "prefect" in sys.modules:  # a flow is about to run: its user errors stay one line
+            from flows.runtime.console_errors import quiet_user_errors
+
+            quiet_user_errors()
         with use_progress(BarProgress()):
             return start()
 
@@ -95,6 +99,9 @@ def run_stage(ctx: typer.Context, name: str, settings: BaseModel, flow: Callable
 
     def start() -> dict:
         if prefect_server_configured():
+            from flows.runtime.console_errors import quiet_user_errors
+
+            quiet_user_errors()
             return flow()
         from tasks.stage import run_recorded
 
