@@ -1,10 +1,13 @@
-"""Tasks layer (llm): a spending cap that requests reserve against before they are sent.
+"""Tasks layer (llm): a spending cap checked before each request is sent.
 
-Each request reserves its worst case (prompt plus every sample at max_tokens) and settles to
-its real cost when it returns, so concurrent requests can never together pass the cap: spent
-stays <= cap. The first request that does not fit stops all later ones (the stage keeps what
-was answered; a rerun with a higher cap continues, cached answers cost nothing). A model with
-no known price cannot be capped: the budget refuses rather than guess it is free.
+A request goes out while what is spent plus what is in flight (each in-flight request counted
+at the mean cost of those answered so far) stays below the cap; the first that does not stops
+all later ones (the stage keeps what was answered; a rerun with a higher cap continues, cached
+answers cost nothing). So spent <= cap + the requests in flight at the moment the cap was
+reached: one request's cost with max_concurrency 1, at most max_concurrency requests' cost.
+Reserving the worst case (every sample at max_tokens) instead would stop long before the cap,
+as real answers are mostly far shorter. A model with no known price cannot be capped: the
+budget refuses rather than guess it is free.
 """
 
 from __future__ import annotations
@@ -21,26 +24,33 @@ class BudgetExhausted(UserError):
 class Budget:
     def __init__(self, cap_usd: float | None, spent_usd: float = 0.0):
         self.cap, self.spent, self.reserved = cap_usd, spent_usd, 0.0
+        self.answered = 0
         self.stopped = False
         self.unpriced = False
         self._lock = threading.Lock()
 
-    def reserve(self, worst_usd: float | None) -> bool:
-        if self.cap is None:
-            return True
-        with self._lock:
-            self.unpriced = self.unpriced or worst_usd is None
-            if self.stopped or worst_usd is None or self.spent + self.reserved + worst_usd > self.cap:
-                self.stopped = True
-                return False
-            self.reserved += worst_usd
-            return True
+    def _typical(self) -> float:
+        return self.spent / self.answered if self.answered else 0.0
 
-    def settle(self, worst_usd: float | None, actual_usd: float | None) -> None:
+    def reserve(self, priced: bool) -> float | None:
+        """The amount held for one request about to be sent, or None: do not send it."""
+        if self.cap is None:
+            return 0.0
         with self._lock:
-            if self.cap is not None and worst_usd is not None:
-                self.reserved -= worst_usd
-            self.spent += actual_usd or 0.0
+            self.unpriced = self.unpriced or not priced
+            if self.stopped or not priced or self.spent + self.reserved >= self.cap:
+                self.stopped = True
+                return None
+            held = self._typical()
+            self.reserved += held
+            return held
+
+    def settle(self, held: float, actual_usd: float | None) -> None:
+        with self._lock:
+            self.reserved -= held
+            if actual_usd is not None:
+                self.spent += actual_usd
+                self.answered += 1
 
     def message(self, who: str) -> str:
         if self.unpriced:

@@ -26,7 +26,7 @@ from tasks.llm.base import CallCallback, Job, LLMFatalError, SamplesCallback, ru
 from tasks.llm.budget import Budget
 from tasks.llm.cache import Sample
 from tasks.llm.dialects import Dialect, reasoning_channel
-from tasks.llm.pricing import cost_usd, price_of, worst_case_cost
+from tasks.llm.pricing import cost_usd, price_of
 from tasks.llm.gates import EndpointGate, endpoint_slot, limit_name
 from tasks.llm.limits import RateLimiter
 
@@ -157,16 +157,16 @@ class OpenAIEngine:
         remaining = list(job.keys)
         while remaining:
             n = len(remaining) if self.supports_n else 1
-            worst = worst_case_cost(self.price, job.request, n)
-            if not self.budget.reserve(worst):
-                return  # over the cap: the client reports it; what was answered is kept
             samples, call = None, None
-            try:
-                async with gate, endpoint_slot(self._gate, self._limit, self.settings.max_concurrency,
-                                               self.settings.requests_per_minute):
+            async with gate, endpoint_slot(self._gate, self._limit, self.settings.max_concurrency,
+                                           self.settings.requests_per_minute):
+                held = self.budget.reserve(self.price is not None)  # checked once a slot is free
+                if held is None:
+                    return  # at the cap: the client says so; what was answered is kept
+                try:
                     samples, call = await self._call(client, limiter, job.request, n, remaining[0], on_call)
-            finally:
-                self.budget.settle(worst, call.get("cost_usd") if call else None)
+                finally:
+                    self.budget.settle(held, call.get("cost_usd") if call else None)
             if samples is None:
                 return  # gave up after max_attempts; the error is logged, a rerun retries
             taken = remaining[: len(samples)]

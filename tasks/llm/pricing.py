@@ -63,7 +63,3 @@ def prompt_tokens_guess(request: LLMRequest) -> int:
     """About 4 characters per token plus a few per message for the chat template."""
     return sum(len(m.content) for m in request.messages) // 4 + 4 * len(request.messages)
 
-
-def worst_case_cost(price: Price | None, request: LLMRequest, n: int) -> float | None:
-    """Upper bound of one request: its prompt once plus every sample at max_tokens."""
-    return cost_usd(price, prompt_tokens_guess(request), request.max_tokens * n)
