@@ -178,6 +178,7 @@ def run_recorded(
     started = now()
     resolved = Home.resolve(home)
     with hold_home(resolved, f"teachable {name}"), Lake(resolved) as lake:
+        lake.label(f"{name} run {run_id}", stage=name, run_id=run_id, flow_run_id=flow_run_id)
         ctx = StageContext(lake, run_id, resolved.cache / "llm.sqlite", shards=shards, gate=gate,
                            engine_factory=engine_factory, flow_run_id=flow_run_id)
         report = call(run, ctx, settings) if call else run(ctx, settings)

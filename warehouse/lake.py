@@ -316,11 +316,21 @@ class Lake:
         with self._writing():
             self.con.execute("BEGIN TRANSACTION")
             try:
+                self._sign()
                 yield
             except BaseException:
                 self.con.execute("ROLLBACK")
                 raise
             self.con.execute("COMMIT")
+
+    def label(self, message: str, **extra: object) -> None:
+        """Name every later snapshot of this connection (stage and run), so `snapshots()` and
+        `teachable maintain` tell what wrote each one."""
+        self._label = (message, json.dumps(extra, default=str, sort_keys=True))
+
+    def _sign(self) -> None:
+        message, extra = getattr(self, "_label", None) or ("teachable", "{}")
+        self.con.execute(f"CALL {CATALOG}.set_commit_message('teachable', ?, extra_info => ?)", [message, extra])
 
     def insert_new(self, model: type[Record], batch: pa.Table) -> int:
         """Insert the rows whose key is not in the table yet; returns how many were new."""
