@@ -160,3 +160,38 @@ def test_unknown_cost_is_counted_not_summed_as_free(tmp_path, lake):
         llm.flush(lake)
     assert llm.stats["requests_cost_unknown"] == 1 and "cost_usd" not in llm.stats
     assert lake.query("SELECT cost_usd FROM llm_calls").column(0).to_pylist() == [None]
+
+
+def readme_snippets() -> list[dict]:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = Path(__file__).resolve().parents[2].joinpath("README.md").read_text()
+    section = text.split("### Choosing a teacher", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", section, re.S)]
+
+
+def test_choosing_a_teacher_snippets_are_valid_settings_in_the_dialect_they_claim():
+    from schemas.difficulty import DifficultySettings
+    from schemas.traces import TracesSettings
+
+    snippets = readme_snippets()
+    assert len(snippets) == 6
+    teachers = [TracesSettings(**s["traces"]).teacher for s in snippets if "traces" in s]
+    assert [dialect_of(t) for t in teachers] == ["chat"] * 5
+    assert teachers[1].reasoning_parser == "deepseek_r1" and "--tensor-parallel-size" in teachers[1].server_args
+    assert price_of(teachers[2]) is not None and teachers[2].budget_usd == 20
+    assert teachers[4].params["chat_template_kwargs"] == {"enable_thinking": True}
+    base = DifficultySettings(**snippets[-1]["difficulty"]).base
+    assert dialect_of(base) == "reasoning" and price_of(base) is not None
+
+
+def test_local_engine_passes_the_reasoning_parser_and_server_args_to_vllm():
+    from tasks.llm.local_engine import server_config
+
+    config = server_config(EngineSettings(kind="local", model="qwq", local_model="/models/qwq", reasoning_parser="deepseek_r1",
+                                          server_args=["--max-model-len", "8192", "--enforce-eager"]))
+    assert config.model == "/models/qwq" and config.max_model_len == 8192
+    assert config.extra_args == ("--enforce-eager", "--reasoning-parser", "deepseek_r1")
