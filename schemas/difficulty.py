@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from schemas.config_base import Settings
 from schemas.llm import EngineSettings
+from schemas.records import Record
 
 DEFAULT_SYSTEM = "Solve the problem step by step. Put the final answer in \\boxed{}."
 
@@ -16,6 +17,16 @@ class DifficultySettings(Settings):
         None, description="A stronger model that labels prompts without an answer (plurality of k_reference "
         "samples). Unset: such prompts stay `unlabelled` (kept, not banded); the base model never labels itself."
     )
+    judge: EngineSettings | None = Field(
+        None, description="LLM judge: grades `open` prompts' samples against their reference answer (marked "
+        "judge-verified) and, with `rate`, rates every prompt 1-10 into `difficulty_ratings`. Unset: open "
+        "prompts stay unlabelled.")
+    rate: bool = Field(False, description="Ask the judge for a 1-10 difficulty rating of every prompt.")
+    rating_bands: bool = Field(
+        False, description="Band prompts without a verifiable answer by their rating (<= rating_easy: too_easy, "
+        ">= rating_hard: too_hard, else teachable) instead of leaving them unlabelled.")
+    rating_easy: int = Field(3, ge=1, le=10)
+    rating_hard: int = Field(8, ge=1, le=10)
     n: int = Field(8, gt=0, description="Samples of the base model per prompt.")
     k_reference: int = Field(8, gt=0, description="Reference samples per prompt without an answer.")
     temperature: float = Field(1.0, ge=0, description="Sampling temperature (diversity across the n).")
@@ -56,3 +67,18 @@ class DifficultySettings(Settings):
     def needed(self) -> int:
         """Complete samples a prompt needs before it is banded."""
         return self.min_complete or max(1, self.n // 2)
+
+
+class DifficultyRating(Record):
+    """An LLM judge's 1-10 difficulty rating of a prompt (besides the base model's pass rate)."""
+
+    __table__ = "difficulty_ratings"
+    __key__ = ("prompt_id", "model")
+    prompt_id: str
+    model: str = Field(description="The judge model that rated.")
+    rating: int = Field(description="1 (trivial) .. 10 (olympiad-hard).")
+    rationale: str | None = Field(None, description="The judge's one-line reason.")
+    run_id: str
+
+
+DIFFICULTY_TABLES: tuple[type[Record], ...] = (DifficultyRating,)

@@ -139,7 +139,9 @@ class Difficulty(Record):
     n_correct: int = 0
     pass_rate: float | None = None
     label: str | None = Field(None, description="The answer samples were checked against.")
-    label_source: str = Field("reference", description="reference | proxy")
+    label_source: str = Field(
+        "reference", description="reference | proxy (reference model's plurality) | judge (reference answer, "
+        "graded by the LLM judge) | rating (banded by the judge's rating, no pass rate)")
     proxy_answer: str | None = None
     proxy_agreement: float | None = Field(None, description="Share of reference samples agreeing.")
     band: str = Field(description="too_easy | teachable | too_hard | ambiguous | incomplete")

@@ -6,7 +6,8 @@ transaction. Each sample is checked by its prompt's verifier (`tasks.verify.doma
 answers, code tests in the sandbox, option letters). Prompts with nothing to check against get a
 proxy label only from a configured, stronger `reference` model (plurality of K samples, Phi-4's
 method; `ambiguous` when it disagrees with itself); without one they stay `unlabelled` (no row,
-counted in the funnel), never labelled by the base model's own votes.
+counted in the funnel), never labelled by the base model's own votes. `open` prompts are graded
+by an optional LLM judge (judge.py; also the optional 1-10 ratings in `difficulty_ratings`).
 Truncated samples (finish_reason "length") are `incomplete`: stored, but no vote and not wrong;
 a prompt with fewer than `min_complete` complete samples is banded `incomplete` (rescored by the
 next run). A sample the endpoint failed to return is never a vote: its prompt stays unbanded
@@ -25,6 +26,7 @@ from schemas.difficulty import DifficultySettings
 from schemas.errors import UserError
 from schemas.llm import LLMRequest, Message
 from tasks.difficulty import store
+from tasks.difficulty.judge import Judge
 from tasks.llm.base import Engine
 from tasks.llm.cache import Sample
 from tasks.llm.client import EngineFactory, LLMClient
@@ -59,7 +61,7 @@ class PromptToScore:
 @dataclass
 class Label:
     answer: str | None
-    source: str  # reference | proxy
+    source: str  # reference | proxy | rating
     agreement: float | None = None
     model: str | None = None
 
@@ -73,6 +75,8 @@ class DifficultyReport:
     pending: int = 0  # samples the endpoint failed to return: left for the next run
     unlabelled: int = 0
     samples_incomplete: int = 0
+    ratings: int = 0
+    rating_pass: dict = field(default_factory=lambda: defaultdict(list))  # rating -> pass rates
     bands: Counter = field(default_factory=Counter)
     domains: dict = field(default_factory=lambda: defaultdict(Counter))
     correct_histogram: Counter = field(default_factory=Counter)
@@ -82,7 +86,9 @@ class DifficultyReport:
     def as_dict(self) -> dict:
         return {
             "considered": self.considered, "scored": self.scored, "pending": self.pending,
-            "unlabelled": self.unlabelled, "samples_incomplete": self.samples_incomplete,
+            "unlabelled": self.unlabelled, "samples_incomplete": self.samples_incomplete, "ratings": self.ratings,
+            "rating_vs_pass_rate": {str(r): {"prompts": len(v), "mean_pass_rate": round(sum(v) / len(v), 3)}
+                                    for r, v in sorted(self.rating_pass.items()) if v},
             "bands": dict(self.bands), "domains": {d: dict(c) for d, c in sorted(self.domains.items())},
             "correct_histogram": {str(k): v for k, v in sorted(self.correct_histogram.items())},
             "llm": dict(self.llm),
@@ -153,7 +159,11 @@ class DifficultyStage:
         if settings.reference is not None:
             self.reference = LLMClient(settings.reference, cache_path, run_id=run_id, stage="difficulty",
                                        engine=reference_engine, factory=factory)
-        self.clients = [c for c in (self.base, self.reference) if c is not None]
+        self.judge: Judge | None = None
+        if settings.judge is not None:
+            self.judge = Judge(LLMClient(settings.judge, cache_path, run_id=run_id, stage="difficulty",
+                                         factory=factory))
+        self.clients = [c for c in (self.base, self.reference, self.judge and self.judge.client) if c is not None]
         self.report = DifficultyReport(run_id, settings.base.model, n=settings.n)
         self.pool = ThreadPoolExecutor(settings.verify_workers, thread_name_prefix="verify")
 
@@ -187,8 +197,9 @@ class DifficultyStage:
                             f"{self.report.pending} prompts left unbanded for the next run")
 
     def _labels(self, chunk: list[PromptToScore]) -> tuple[dict[str, Label], list[dict]]:
-        labels = {p.prompt_id: Label(p.answer, "reference") for p in chunk if checkable(p.domain, p.answer, p.spec)}
-        need = [p for p in chunk if p.prompt_id not in labels]
+        labels = {p.prompt_id: Label(p.answer, "reference") for p in chunk if checkable(p.domain, p.answer, p.spec)
+                  or (self.judge and p.answer and verifier_of(p.domain) == "judge")}
+        need = [p for p in chunk if p.prompt_id not in labels and verifier_of(p.domain) != "judge"]
         if self.reference is None or not need:
             return labels, []
         rows: list[dict] = []
@@ -199,15 +210,19 @@ class DifficultyStage:
                 continue  # a failed sample is no vote: the prompt waits for the next run
             answer, agreement = plurality(samples, prompt.domain)
             labels[prompt.prompt_id] = Label(answer, "proxy", agreement, model)
-            rows += self._sample_rows(prompt, samples, None, "proxy", model)
+            rows += self._sample_rows(prompt, samples, [None] * len(samples), "proxy", model)
         return labels, rows
 
     def _score_chunk(self, chunk: list[PromptToScore]) -> None:
         labels, sample_rows = self._labels(chunk)
+        ratings = self._ratings(chunk)
         summaries, to_score = [], []
         for prompt in chunk:
             label = labels.get(prompt.prompt_id)
-            if label is None:
+            rating = ratings.get(prompt.prompt_id)
+            if label is None and rating is not None and self.settings.rating_bands:
+                summaries.append(self._rated(prompt, rating["rating"]))
+            elif label is None:
                 self._unlabelled_or_pending(prompt)
             elif label.source == "proxy" and (not label.answer or label.agreement < self.settings.proxy_min_agreement):
                 summaries.append(self._ambiguous(prompt, label))
@@ -220,10 +235,39 @@ class DifficultyStage:
                 self.report.count(prompt.domain, "pending")
                 continue
             label = labels[prompt.prompt_id]
-            rows = self._sample_rows(prompt, samples, label.answer, "score", self.settings.base.model)
+            verdicts = self._verdicts(prompt, samples, label.answer)
+            if verdicts is None:
+                self.report.pending += 1  # the judge's requests failed: no verdict, ask again next run
+                self.report.count(prompt.domain, "pending")
+                continue
+            rows = self._sample_rows(prompt, samples, verdicts, "score", self.settings.base.model)
             sample_rows += rows
             summaries.append(self._summary(prompt, label, rows))
-        store.write_chunk(self.lake, self.settings.base.model, sample_rows, summaries)
+            if prompt.prompt_id in ratings and summaries[-1]["pass_rate"] is not None:
+                self.report.rating_pass[ratings[prompt.prompt_id]["rating"]].append(summaries[-1]["pass_rate"])
+        store.write_chunk(self.lake, self.settings.base.model, sample_rows, summaries, list(ratings.values()))
+
+    def _ratings(self, chunk: list[PromptToScore]) -> dict[str, dict]:
+        if self.judge is None or not self.settings.rate:
+            return {}
+        rows = {}
+        for prompt, rated in zip(chunk, self.judge.ratings([p.problem for p in chunk])):
+            if rated is not None:
+                rows[prompt.prompt_id] = {"prompt_id": prompt.prompt_id, "model": self.judge.model,
+                                          "rating": rated[0], "rationale": rated[1], "run_id": self.run_id}
+        self.report.ratings += len(rows)
+        return rows
+
+    def _rated(self, prompt: PromptToScore, rating: int) -> dict:
+        s = self.settings
+        band = "too_easy" if rating <= s.rating_easy else "too_hard" if rating >= s.rating_hard else "teachable"
+        self.report.bands[band] += 1
+        self.report.count(prompt.domain, band)
+        return {"prompt_id": prompt.prompt_id, "model": s.base.model, "n": 0, "n_correct": 0, "n_incomplete": 0,
+                "pass_rate": None,
+                "label": None, "label_source": "rating", "proxy_answer": None, "proxy_agreement": None,
+                "reference_model": self.judge.model if self.judge else None, "band": band,
+                "domain": prompt.domain, "run_id": self.run_id}
 
     def _unlabelled_or_pending(self, prompt: PromptToScore) -> None:
         if self.reference is not None and verifier_of(prompt.domain) != "judge":
@@ -233,7 +277,14 @@ class DifficultyStage:
             self.report.unlabelled += 1
             self.report.count(prompt.domain, "unlabelled")
 
-    def _verdicts(self, prompt: PromptToScore, samples: list[Sample], label: str | None) -> list:
+    def _verdicts(self, prompt: PromptToScore, samples: list[Sample], label: str | None) -> list | None:
+        """One verdict per sample (None: truncated), or None when a judge request failed."""
+        if verifier_of(prompt.domain) == "judge":
+            complete = [s for s in samples if not truncated(s)]
+            judged = iter(self.judge.verdicts(prompt.problem, label, complete) if complete else [])
+            verdicts = [None if truncated(s) else next(judged) for s in samples]
+            return None if any(v is None for s, v in zip(samples, verdicts) if not truncated(s)) else verdicts
+
         def check(sample: Sample):
             if truncated(sample) or label is None and verifier_of(prompt.domain) != "code":
                 return None
@@ -243,10 +294,10 @@ class DifficultyStage:
 
         return list(self.pool.map(check, samples))
 
-    def _sample_rows(self, prompt: PromptToScore, samples: list[Sample], label: str | None,
+    def _sample_rows(self, prompt: PromptToScore, samples: list[Sample], verdicts: list,
                      purpose: str, model: str) -> list[dict]:
         rows = []
-        for index, (sample, verdict) in enumerate(zip(samples, self._verdicts(prompt, samples, label))):
+        for index, (sample, verdict) in enumerate(zip(samples, verdicts)):
             incomplete = truncated(sample)
             self.report.samples_incomplete += incomplete and purpose == "score"
             extracted = verdict.extracted if verdict else (None if incomplete else extract_final_answer(sample.text))
@@ -274,7 +325,8 @@ class DifficultyStage:
         self.report.count(prompt.domain, band)
         return {"prompt_id": prompt.prompt_id, "model": self.settings.base.model, "n": len(complete),
                 "n_correct": n_correct, "n_incomplete": len(rows) - len(complete), "pass_rate": pass_rate,
-                "label": label.answer, "label_source": label.source,
+                "label": label.answer,
+                "label_source": "judge" if verifier_of(prompt.domain) == "judge" else label.source,
                 "proxy_answer": label.answer if label.source == "proxy" else None,
                 "proxy_agreement": label.agreement, "reference_model": label.model, "band": band,
                 "domain": prompt.domain, "run_id": self.run_id}
@@ -283,7 +335,7 @@ class DifficultyStage:
         self.report.bands["ambiguous"] += 1
         self.report.count(prompt.domain, "ambiguous")
         return {"prompt_id": prompt.prompt_id, "model": self.settings.base.model, "n": 0, "n_correct": 0,
-                "pass_rate": None, "label": None, "label_source": "proxy", "proxy_answer": label.answer,
+                "n_incomplete": 0, "pass_rate": None, "label": None, "label_source": "proxy", "proxy_answer": label.answer,
                 "proxy_agreement": label.agreement, "reference_model": label.model, "band": "ambiguous",
                 "domain": prompt.domain, "run_id": self.run_id}
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from schemas.arrow import arrow_schema
+from schemas.difficulty import DifficultyRating
 from schemas.records import Difficulty, DifficultySample
 from warehouse.lake import Lake
 
@@ -30,8 +32,9 @@ def select_prompts(lake: Lake, model: str, sources: list[str] | None, limit: int
     return lake.query(sql, params).to_pylist()
 
 
-def write_chunk(lake: Lake, model: str, sample_rows: list[dict], summaries: list[dict]) -> None:
-    """One snapshot: the chunk's samples and summaries (replacing earlier `incomplete` rows)."""
+def write_chunk(lake: Lake, model: str, sample_rows: list[dict], summaries: list[dict],
+                ratings: list[dict] | None = None) -> None:
+    """One snapshot: the chunk's samples, summaries (replacing earlier `incomplete` rows), ratings."""
     with lake.transaction():
         if summaries:  # a prompt banded `incomplete` before is scored afresh: its old rows go
             ids = [row["prompt_id"] for row in summaries]
@@ -43,6 +46,12 @@ def write_chunk(lake: Lake, model: str, sample_rows: list[dict], summaries: list
             lake.con.execute(f"DELETE FROM difficulty WHERE model = ? AND band = 'incomplete' "
                              f"AND prompt_id IN ({marks})", [model, *ids])
         if sample_rows:
-            lake.insert_new(DifficultySample, pa.Table.from_pylist(sample_rows))
+            lake.insert_new(DifficultySample, _table(DifficultySample, sample_rows))
         if summaries:
-            lake.insert_new(Difficulty, pa.Table.from_pylist(summaries))
+            lake.insert_new(Difficulty, _table(Difficulty, summaries))
+        if ratings:
+            lake.insert_new(DifficultyRating, _table(DifficultyRating, ratings))
+
+
+def _table(model, rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=arrow_schema(model))  # a key missing in a row is null

@@ -124,3 +124,36 @@ def test_incomplete_prompts_are_rescored_with_more_room(pool, home):
         again = score(pool, home, settings(base.base_url, max_tokens=4096))
     assert again.considered == 2  # `long` (incomplete) and `open` (unlabelled) come back
     assert pool.query("SELECT count(*) FROM difficulty WHERE band = 'incomplete'").column(0)[0].as_py() == 1
+
+
+def judge_answer(messages: list[dict], index: int) -> str:
+    text = messages[-1]["content"]
+    if text.startswith("How difficult"):
+        return "RATING: 7 | needs a clever substitution" if "essay" in text else "RATING: 2 | one step"
+    response = text.split("Response:", 1)[1]
+    return "The response says eight.\nCORRECT" if "eight" in response else "INCORRECT"
+
+
+def open_answer(messages: list[dict], index: int) -> str:
+    return "A spider has eight legs." if index % 2 == 0 else "Six legs, I believe."
+
+
+def test_open_prompts_are_judge_verified_and_ratings_are_stored(lake, home, tmp_path):
+    path = tmp_path / "open.jsonl"
+    rows = [{"id": "legs", "problem": "How many legs has a spider? Answer in words.", "answer": "eight legs",
+             "domain": "open"},
+            {"id": "essay", "problem": "Write an essay on symmetry.", "domain": "open"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ingest_source(lake, SourceConfig(name="open", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
+    with FakeOpenAI(open_answer) as base, FakeOpenAI(judge_answer) as judge:
+        s = settings(base.base_url).model_copy(update={
+            "judge": EngineSettings(kind="openai", base_url=judge.base_url, model="judge", max_attempts=1),
+            "rate": True, "rating_bands": True})
+        report = score(lake, home, s)
+    got = bands(lake)
+    assert got["legs"]["band"] == "teachable" and got["legs"]["pass_rate"] == 0.5
+    assert got["legs"]["label_source"] == "judge"
+    assert got["essay"]["band"] == "teachable" and got["essay"]["label_source"] == "rating"  # rating 7: middle
+    ratings = lake.query("SELECT prompt_id, rating, rationale FROM difficulty_ratings ORDER BY rating").to_pylist()
+    assert [r["rating"] for r in ratings] == [2, 7] and ratings[0]["rationale"] == "one step"
+    assert report.as_dict()["rating_vs_pass_rate"] == {"2": {"prompts": 1, "mean_pass_rate": 0.5}}
