@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from flows.cli import decontaminate, dedup, difficulty, engine, ingest, model, pipeline, publish, query, report, teacher
+from flows.cli import decontaminate, dedup, difficulty, engine, ingest, maintain, model, pipeline, publish, query, report, teacher
 from flows.cli.common import HomeOption, user_errors
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ COMMANDS = (
     ("traces", teacher.traces_command),
     ("publish", publish.command),
     ("report", report.command),
+    ("maintain", maintain.command),
 )
 for name, command in COMMANDS:
     app.command(name)(user_errors(command))
