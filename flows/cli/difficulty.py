@@ -23,6 +23,9 @@ def command(
     reference_base_url: Annotated[Optional[str], typer.Option(help="Base URL of --reference-model (default: --base-url).")] = None,
     reference_api_key_env: Annotated[Optional[str], typer.Option(help="API key variable of --reference-model (default: --api-key-env).")] = None,
     k_reference: Annotated[int, typer.Option(help="Reference samples per prompt without an answer.")] = 8,
+    judge_model: Annotated[Optional[str], typer.Option(help="LLM judge for open-domain prompts (judge-verified) and --rate; same engine, URL and key as --engine unless --judge-base-url.")] = None,
+    judge_base_url: Annotated[Optional[str], typer.Option(help="Base URL of --judge-model (default: --base-url).")] = None,
+    rate: Annotated[bool, typer.Option(help="Ask the judge for a 1-10 difficulty rating of every prompt (difficulty_ratings).")] = False,
     low: Annotated[float, typer.Option(help="Pass rate below which a prompt is too_hard.")] = 0.2,
     high: Annotated[float, typer.Option(help="Pass rate above which a prompt is too_easy.")] = 0.8,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at once.")] = 8,
@@ -39,9 +42,17 @@ def command(
         reference = EngineSettings(kind=reference_engine or engine, model=reference_model,
                                    base_url=reference_base_url or base_url,
                                    api_key_env=reference_api_key_env or api_key_env, max_concurrency=concurrency)
+    judge = None
+    if judge_model:
+        judge = EngineSettings(kind=engine, model=judge_model, base_url=judge_base_url or base_url,
+                               api_key_env=api_key_env, max_concurrency=concurrency)
+    elif rate:
+        from schemas.errors import UserError
+
+        raise UserError("--rate needs --judge-model (the model that rates)")
     settings = DifficultySettings(
         base=EngineSettings(kind=engine, model=model, base_url=base_url, api_key_env=api_key_env, max_concurrency=concurrency),
-        reference=reference, k_reference=k_reference, min_complete=min_complete,
+        reference=reference, k_reference=k_reference, min_complete=min_complete, judge=judge, rate=rate,
         n=n, limit=limit, sources=source, max_tokens=max_tokens, low=low, high=high,
     )
 
@@ -58,6 +69,11 @@ def command(
     result = run_stage(ctx, "difficulty", settings, flow)
     print_rows(result["histogram"], title=f"pass rates ({result['scored']} prompts scored, run {result['run_id']})")
     print_rows(result["bands_rows"], title="bands")
+    by_domain = result.get("domains", {})
+    outcomes = sorted({o for counts in by_domain.values() for o in counts})
+    domains = [{"domain": d, **{o: counts.get(o, 0) for o in outcomes}} for d, counts in by_domain.items()]
+    if domains:
+        print_rows(domains, title="by domain (band, unlabelled or pending)")
     llm = result["llm"]
     out.print(f"samples generated {llm.get('samples_generated', 0)}, from cache {llm.get('samples_cached', 0)}, "
               f"retries {llm.get('requests_retry', 0)}, truncated samples {result['samples_incomplete']}, "
