@@ -171,14 +171,21 @@ def _exact(line: bytes) -> object:
         return json.loads(line)
     except RecursionError:
         raise TooDeep("nested too deeply to parse") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
     except ValueError as exc:  # Python's int <-> str digit limit
         raise NumberTooLong(f"a number too long to keep exactly: {str(exc)[:120]}") from None
 
 
 def _decode_line(line: bytes, number: int, long_digits: bool = True) -> Item:
     try:
-        value = orjson.loads(line)
-        if long_digits and _has_long_digits(line):
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            if "number is infinity" not in str(exc):  # a 309+ digit integer is valid JSON
+                raise
+            value = None
+        if value is None or (long_digits and _has_long_digits(line)):
             value = _exact(line)
     except orjson.JSONDecodeError as exc:
         try:
@@ -192,6 +199,8 @@ def _decode_line(line: bytes, number: int, long_digits: bool = True) -> Item:
         return f"line {number}", Bad("too_deep", str(exc), clip(line))
     except NumberTooLong as exc:
         return f"line {number}", Bad("number_too_long", str(exc), clip(line))
+    except ValueError as exc:  # Python's json refused what orjson could not read either
+        return f"line {number}", Bad("malformed_json", f"JSON error: {exc}", clip(line))
     if not isinstance(value, dict):
         kind = type(value).__name__
         return f"line {number}", Bad("not_an_object", f"expected an object, got {kind}", clip(line))
