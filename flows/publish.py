@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from prefect import flow
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
@@ -42,7 +43,22 @@ def publish_flow(
     report = outcome.report
     create_markdown_artifact(markdown=summary_markdown(report), key="publish-summary",
                              description=f"Release {name}@v{report.version}, run {report.run_id}")
+    if settings.push:
+        outcome.result["push"] = push_task(report.path, settings.push, settings.push_private)
     return outcome.result
+
+
+@task(name="push-release", cache_policy=NO_CACHE)
+def push_task(path: str, repo: str, private: bool) -> dict:
+    """Push the release to the Hub; the token is read here, never passed as a parameter."""
+    from pathlib import Path
+
+    from tasks.publish.hub import push_release, token_from_env
+
+    pushed = push_release(Path(path), repo, token=token_from_env(), private=private)
+    get_run_logger().info("pushed %s to %s (%d files uploaded, %d unchanged)", pushed.tag, repo,
+                          len(pushed.uploaded), len(pushed.unchanged))
+    return pushed.as_dict()
 
 
 def subflow(job: PublishJob, home: str | None, _task_runner: str | None = None) -> dict:

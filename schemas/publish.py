@@ -52,7 +52,16 @@ class PublishSettings(Settings):
     )
     shard_rows: int = Field(50_000, gt=0, description="Records per Parquet shard.")
     license: str = Field("other", min_length=1, description="License id written in the dataset card (e.g. mit).")
+    license_name: str | None = Field(None, description="License name shown by the Hub (needed with license: other).")
+    license_link: str | None = Field(None, description="License link shown by the Hub (needed with license: other).")
+    language: list[str] = Field(default_factory=lambda: ["en"], description="Languages of the records (card metadata).")
     description: str | None = Field(None, description="Free text placed at the top of the dataset card.")
+    push: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Hugging Face dataset repo (ORG/NAME) the release is pushed to after publishing, tagged "
+        "v<N>; the token comes from HF_TOKEN.",
+    )
+    push_private: bool = Field(False, description="Create the pushed repository private.")
     allow_undecontaminated: bool = Field(
         False, description="Publish although no decontamination ran (the card and manifest then say the "
         "set is NOT decontaminated); otherwise such a publish is refused.",

@@ -30,11 +30,33 @@ def parse_mixture(items: list[str] | None) -> dict[str, float]:
     return mixture
 
 
+def parse_targets(items: list[str] | None) -> dict[str, int]:
+    from schemas.errors import UserError
+
+    targets: dict[str, int] = {}
+    for item in items or []:
+        group, sep, size = item.partition("=")
+        try:
+            if not sep or not group.strip():
+                raise ValueError
+            targets[group.strip()] = int(size)
+        except ValueError:
+            raise UserError(f"bad --target {item!r}: expected GROUP=SIZE, e.g. math=5000") from None
+    return targets
+
+
 def command(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Release name: written to HOME/releases/NAME/vN/.")],
     system_prompt: Annotated[Optional[str], typer.Option(help="System message of every record (default: a Phi-4-style think-then-solve prompt).")] = None,
-    mixture: Annotated[Optional[list[str]], typer.Option(help="GROUP=WEIGHT: keep this share of a source (or domain), by a hash of prompt_id (repeatable).")] = None,
+    mixture: Annotated[Optional[list[str]], typer.Option(help="GROUP=WEIGHT: below 1 keep this share of a source (or domain), by a hash of prompt_id; above 1 up-sample (repeatable).")] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="GROUP=SIZE: size wanted for a group in --target-unit, down- or up-sampled (repeatable).")] = None,
+    target_unit: Annotated[str, typer.Option(help="Unit of --target: rows or tokens (student tokens).")] = "rows",
+    tokenizer: Annotated[Optional[str], typer.Option(help="Student tokenizer (HF folder or id) measuring each record over its chat template (default: bundled SmolLM2).")] = None,
+    max_seq_len: Annotated[Optional[int], typer.Option(help="Leave out records longer than this in student tokens (too_long_for_student).")] = None,
+    push: Annotated[Optional[str], typer.Option(help="After publishing, push the release to this Hugging Face dataset repo (ORG/NAME), tagged vN; token from HF_TOKEN.")] = None,
+    private: Annotated[bool, typer.Option("--private", help="With --push: create the repository private.")] = False,
+    allow_undecontaminated: Annotated[bool, typer.Option("--allow-undecontaminated", help="Publish although no decontamination ran; the card and manifest say the set is NOT decontaminated.")] = False,
     mixture_by: Annotated[str, typer.Option(help="What --mixture groups name: source or domain.")] = "source",
     mixture_default: Annotated[float, typer.Option(help="Share kept of groups --mixture does not list.")] = 1.0,
     mixture_seed: Annotated[int, typer.Option(help="Salt of the mixture hash (another seed draws another subset).")] = 0,
@@ -59,11 +81,18 @@ def command(
         "mixture": parse_mixture(mixture), "mixture_by": mixture_by, "mixture_default": mixture_default,
         "mixture_seed": mixture_seed, "min_pass_rate": min_pass_rate, "max_pass_rate": max_pass_rate,
         "difficulty_model": difficulty_model, "shard_rows": shard_rows, "license": license, "description": description,
+        "targets": parse_targets(target), "target_unit": target_unit, "tokenizer": tokenizer,
+        "max_seq_len": max_seq_len, "allow_undecontaminated": allow_undecontaminated,
+        "push": push, "push_private": private,
         "bands": [b.strip() for b in bands.split(",") if b.strip()] if bands is not None else None,
     }
     if system_prompt is not None:
         options["system_prompt"] = system_prompt
     settings = PublishSettings(**options)
+    if settings.push:
+        from tasks.publish.hub import token_from_env
+
+        token_from_env()  # no token: one line before any work, not after the release is cut
     home = Home.resolve(home_of(ctx))
     if not home.exists():
         raise UserError(f"no warehouse at {home.root}: ingest something first")
@@ -79,6 +108,15 @@ def command(
     print_rows(rows, title=f"{name}@v{result['version']}")
     dropped = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items()) or "nothing"
     out.print(f"kept traces {stats['candidates']}, left out: {dropped}", highlight=False, soft_wrap=True)
+    if settings.push and "push" not in result:  # run without Prefect: the flow's push task did not run
+        from pathlib import Path
+
+        from tasks.publish.hub import push_release, token_from_env
+
+        result["push"] = push_release(Path(result["path"]), settings.push, token=token_from_env(),
+                                      private=settings.push_private).as_dict()
+    if result.get("push"):
+        _print_push(result["push"])
     if result["created"]:
         out.print(f"published {name}@v{result['version']}: {result['rows']} rows, sha256 {result['sha256'][:12]} "
                   f"-> {result['path']}", highlight=False, soft_wrap=True)
@@ -193,3 +231,32 @@ def verify_command(
         raise typer.Exit(1)
     files = len(json.loads(row["manifest"])["files"]) + 1
     out.print(f"OK {label}: {files} files, {row['rows']} rows, sha256 {row['sha256']}", highlight=False, soft_wrap=True)
+
+
+def _print_push(pushed: dict) -> None:
+    from flows.cli.console import out
+
+    out.print(f"pushed {pushed['tag']} to {pushed['repo']}: {len(pushed['uploaded'])} files uploaded, "
+              f"{len(pushed['unchanged'])} unchanged, commit {pushed['commit'][:12]}", highlight=False, soft_wrap=True)
+
+
+@datasets_app.command("push")
+@user_errors
+def push_command(
+    ctx: typer.Context,
+    ref: Annotated[str, typer.Argument(metavar="NAME@V", help="Release to push, e.g. mathmix@v2.")],
+    repo: Annotated[str, typer.Option(help="Hugging Face dataset repository, ORG/NAME.")],
+    private: Annotated[bool, typer.Option("--private", help="Create the repository private.")] = False,
+) -> None:
+    """Upload a release (shards, card, manifest, report) to the Hub and tag the commit vN; token from HF_TOKEN."""
+    from tasks.publish.compare import resolve
+    from tasks.publish.hub import check_repo, push_release, token_from_env
+    from warehouse.releases import version_dir
+
+    check_repo(repo)
+    token = token_from_env()
+    home, lake = _open(ctx)
+    with lake:
+        row = resolve(lake, ref, need_version=True)
+    _print_push(push_release(version_dir(home, row["name"], row["version"]), repo, token=token,
+                             private=private).as_dict())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from schemas.publish import PublishSettings
+from schemas.publish import RELEASE_SCHEMA, PublishSettings
 from tasks.publish.checked import card_lines
 
 _SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -21,16 +21,33 @@ def size_category(rows: int) -> str:
     return next((label for limit, label in _SIZES if rows < limit), "10M<n<100M")
 
 
-def front_matter(name: str, settings: PublishSettings, rows: int) -> str:
-    meta = {
-        "license": settings.license,
-        "pretty_name": name,
-        "task_categories": ["text-generation"],
-        "tags": ["reasoning", "sft", "chat", "teachable"],
-        "size_categories": [size_category(rows)],
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
-    }
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+def features() -> list[dict]:
+    """The release schema as the Hub's `dataset_info.features` (what its viewer shows)."""
+    from datasets import Features
+
+    return Features.from_arrow_schema(RELEASE_SCHEMA)._to_yaml_list()
+
+
+def source_datasets(lineage: list[dict]) -> list[str]:
+    """Hugging Face dataset ids the seeds came from (files read from disk are in the Sources table)."""
+    ids = {s["source_file"].removeprefix("hf://").split("@")[0] for s in lineage
+           if (s.get("format") == "hf" or str(s["source_file"]).startswith("hf://")) and s["source_file"]}
+    return sorted(ids)
+
+
+def front_matter(name: str, settings: PublishSettings, rows: int, lineage: list[dict] | None = None) -> str:
+    """YAML metadata through huggingface_hub's DatasetCardData, the fields the Hub displays."""
+    from huggingface_hub import DatasetCardData
+
+    meta = DatasetCardData(
+        language=settings.language, license=settings.license, license_name=settings.license_name,
+        license_link=settings.license_link, pretty_name=name, size_categories=[size_category(rows)],
+        source_datasets=source_datasets(lineage or []) or None, task_categories=["text-generation"],
+        tags=["reasoning", "sft", "chat", "teachable"],
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}],
+        dataset_info={"features": features(), "splits": [{"name": "train", "num_examples": rows}]},
+    )
+    return "---\n" + meta.to_yaml() + "\n---\n"
 
 
 def _table(header: tuple[str, ...], rows: list[tuple]) -> list[str]:
@@ -45,9 +62,10 @@ def _counts(title: str, counts: dict[str, int]) -> list[str]:
 
 def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list[dict],
                 decontamination: dict | None = None) -> str:
-    filters = settings.model_dump(mode="json", exclude={"system_prompt", "description", "license"})
+    filters = settings.model_dump(mode="json", exclude={"system_prompt", "description", "license", "license_name",
+                                                        "license_link", "language", "push", "push_private"})
     checked = bool(decontamination) and decontamination.get("status") != "skipped"
-    lines = [front_matter(name, settings, stats["rows"]), f"# {name}", "", *card_lines(decontamination)]
+    lines = [front_matter(name, settings, stats["rows"], lineage), f"# {name}", "", *card_lines(decontamination)]
     if settings.description:
         lines += [settings.description.strip(), ""]
     lines += [
@@ -124,7 +142,8 @@ def render_card(name: str, settings: PublishSettings, stats: dict, lineage: list
         "whole pipeline, and the sha256 of every file; `teachable datasets verify NAME@vN` "
         "checks them.",
         "",
-        f"License: {settings.license}.",
+        f"License: {settings.license}" + (f" ({settings.license_name}, {settings.license_link})"
+                                           if settings.license_name or settings.license_link else "") + ".",
         "",
     ]
     return "\n".join(lines)

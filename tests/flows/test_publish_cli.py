@@ -44,22 +44,23 @@ def test_publish_flow_records_its_run_and_flow_run_id(prefect_harness, pool):
     from flows.publish import publish_flow
     from schemas.publish import PublishSettings
 
-    result = publish_flow(name="flowmix", settings=PublishSettings(license="mit"), home=str(pool.root))
+    result = publish_flow(name="flowmix", settings=PublishSettings(license="mit", allow_undecontaminated=True), home=str(pool.root))
     assert (result["version"], result["created"], result["rows"]) == (1, True, 16)
     with Lake(pool, read_only=True) as lake:
         run = lake.query("SELECT stage, status, flow_run_id FROM runs WHERE run_id = ?", [result["run_id"]]).to_pylist()[0]
         manifest = json.loads(lake.query("SELECT manifest FROM dataset_versions").column(0)[0].as_py())
     assert run["stage"] == "publish" and run["status"] == "completed" and run["flow_run_id"]
     assert manifest["flow_run_id"] == run["flow_run_id"] and manifest["config"]["license"] == "mit"
-    again = publish_flow(name="flowmix", settings=PublishSettings(license="mit"), home=str(pool.root))
+    again = publish_flow(name="flowmix", settings=PublishSettings(license="mit", allow_undecontaminated=True), home=str(pool.root))
     assert (again["version"], again["created"]) == (1, False)
 
 
 def test_publish_then_list_show_diff_verify(teachable, pool):
-    first = teachable(pool, "publish", "mix", "--license", "mit", "--shard-rows", "5").stdout
+    first = teachable(pool, "publish", "mix", "--license", "mit", "--shard-rows", "5",
+                      "--allow-undecontaminated").stdout
     assert "published mix@v1: 16 rows" in first
     second = teachable(pool, "publish", "mix", "--license", "mit", "--shard-rows", "5", "--bands", "teachable",
-                       "--mixture", "gsm8k=1", "--mixture", "math=1").stdout
+                       "--mixture", "gsm8k=1", "--mixture", "math=1", "--allow-undecontaminated").stdout
     assert "published mix@v2: 8 rows" in second and "band_filter 8" in second
 
     listed = teachable(pool, "datasets", "list").stdout
@@ -91,6 +92,11 @@ def test_publish_then_list_show_diff_verify(teachable, pool):
         (["publish", "bad/name"], "bad release name"),
         (["publish", "mix", "--mixture", "math"], "bad --mixture 'math'"),
         (["publish", "mix", "--bands", "easy"], "unknown band(s) easy"),
+        (["publish", "mix", "--target", "math"], "bad --target 'math'"),
+        (["publish", "mix"], "refusing to publish a set that is not decontaminated"),
+        (["publish", "mix", "--allow-undecontaminated", "--push", "org/mix"], "no Hugging Face token: set HF_TOKEN"),
+        (["datasets", "push", "mix@v1", "--repo", "org/mix"], "no Hugging Face token: set HF_TOKEN"),
+        (["datasets", "push", "mix@v1", "--repo", "mix"], "bad --repo 'mix'"),
     ],
 )
 def test_user_mistakes_are_one_line_and_exit_2(pool, tmp_path, args, message):
@@ -98,3 +104,26 @@ def test_user_mistakes_are_one_line_and_exit_2(pool, tmp_path, args, message):
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_publish_push_and_datasets_push_reach_the_hub_and_never_print_the_token(pool, tmp_path):
+    """Without a Prefect server (the direct path); the stand-in Hub is tests/support/fake_hub.py."""
+    from tests.support.fake_hub import FakeHub
+
+    token = "hf_cli_canary_777"
+    hub = FakeHub(token=token).start()
+    env = {"HF_TOKEN": token, "HF_ENDPOINT": hub.url, "HF_HUB_DISABLE_XET": "1", "HF_HUB_OFFLINE": "0"}
+    try:
+        first = run_cli(None, "--home", str(pool.root), "publish", "mix", "--allow-undecontaminated",
+                        "--push", "org/mix", "--private", cwd=tmp_path, timeout=300, **env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        assert "pushed v1 to org/mix: 4 files uploaded, 0 unchanged" in first.stdout
+        again = run_cli(None, "--home", str(pool.root), "datasets", "push", "mix@v1", "--repo", "org/mix",
+                        cwd=tmp_path, timeout=300, **env)
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert "pushed v1 to org/mix: 0 files uploaded, 4 unchanged" in again.stdout
+        assert hub.repos["org/mix"].private and list(hub.repos["org/mix"].tags) == ["v1"]
+        for proc in (first, again):
+            assert token not in proc.stdout + proc.stderr
+    finally:
+        hub.stop()

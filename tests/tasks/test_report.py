@@ -20,7 +20,7 @@ from warehouse.home import Home
 from warehouse.lake import Lake
 from warehouse.releases import REPORT, get_version, read_manifest, verify_release
 
-CHARTS = ["funnel", "pass-rate", "mix", "tokens", "contamination"]
+CHARTS = ["funnel", "pass-rate", "mix", "tokens", "student-lengths", "contamination"]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,9 @@ def test_publish_puts_stats_in_the_manifest(release):
     assert sum(b["prompts"] for b in stats["pass_rate"]["bins"]) + stats["pass_rate"]["unscored"] == 10
     assert stats["pass_rate"]["unscored"] == 1  # p11 was never scored
     assert stats["tokens"]["buckets"] == [{"from": 64, "to": 128, "rows": 20}]
-    assert stats["contamination"] == {"prompts_by_benchmark": {"gsm8k": 1}}
+    assert stats["contamination"] == {"prompts_by_benchmark": {"gsm8k": 1}, "siblings_by_benchmark": {}}
+    lengths = stats["student_tokens"]
+    assert sum(b["rows"] for b in lengths["buckets"]) == 20 and lengths["limit"] is None
 
 
 def test_funnel_in_equals_kept_plus_dropped_by_reason(release):
@@ -92,7 +94,7 @@ def test_a_release_without_stats_gets_them_from_its_shards(release):
     manifest = read_manifest(path)
     older = {k: v for k, v in manifest.items() if k != "stats"}
     stats = report_stats(older, path)
-    assert stats == {k: v for k, v in manifest["stats"].items() if k != "contamination"}
+    assert stats == {k: v for k, v in manifest["stats"].items() if k not in ("contamination", "student_tokens")}
     dom = ReportDom(render_report(older, stats))
     assert_shows_manifest(dom, manifest)
     assert "contaminated-prompts" not in dom.tables  # only the detections, which older manifests have

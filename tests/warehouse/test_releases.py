@@ -30,7 +30,7 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 def table(n: int = 7) -> pa.Table:
     # Deliberately out of order: the writer owns the sort.
     ids = [f"p{(i * 5) % n:03d}" for i in range(n)]
-    return pa.table({"prompt_id": ids, "teacher": ["t"] * n, "sample_index": [0] * n, "text": [f"x{i}" for i in ids]})
+    return pa.table({"prompt_id": ids, "teacher": ["t"] * n, "sample_index": [0] * n, "repeat": [0] * n, "text": [f"x{i}" for i in ids]})
 
 
 def publish(lake, name: str, version: int, data: pa.Table, shard_rows: int = 3) -> DatasetVersion:
