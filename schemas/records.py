@@ -149,6 +149,8 @@ class Difficulty(Record):
     n_incomplete: int | None = Field(None, description="Truncated samples, left out of n and the pass rate.")
     domain: str | None = Field(None, description="The prompt's domain: its verifier decided `correct`.")
     reference_model: str | None = Field(None, description="Model whose plurality gave a proxy label.")
+    seed_prompt_id: str | None = Field(
+        None, description="For an accepted rewrite (prompt_id '<seed>:rewrite'): the prompt it was rewritten from.")
 
 
 class Rewrite(Record):

@@ -12,6 +12,8 @@ Truncated samples (finish_reason "length") are `incomplete`: stored, but no vote
 a prompt with fewer than `min_complete` complete samples is banded `incomplete` (rescored by the
 next run). A sample the endpoint failed to return is never a vote: its prompt stays unbanded
 for the next run, and a run where most samples failed stops with one line saying why.
+Accepted rewrites are scored like any prompt, as `<seed id>:rewrite` with `seed_prompt_id` lineage,
+so a rewrite carries its own band and pass rate (store.py selects them after the seeds).
 Samples come through `LLMClient`, so reruns and crash-resumes send nothing twice.
 """
 
@@ -56,6 +58,7 @@ class PromptToScore:
     answer: str | None
     domain: str = "math"
     spec: dict = field(default_factory=dict)
+    seed: str | None = None  # for an accepted rewrite: the prompt it was rewritten from
 
 
 @dataclass
@@ -175,7 +178,7 @@ class DifficultyStage:
     def run(self) -> DifficultyReport:
         s = self.settings
         prompts = [PromptToScore(r["prompt_id"], r["problem"], r["answer"], r["domain"] or "math",
-                                 spec_of(r["extra"]))
+                                 spec_of(r["extra"]), r["seed_prompt_id"])
                    for r in store.select_prompts(self.lake, s.base.model, s.sources, s.limit)]
         self.report.considered = len(prompts)
         for start in range(0, len(prompts), s.chunk_prompts):
@@ -267,7 +270,7 @@ class DifficultyStage:
                 "pass_rate": None,
                 "label": None, "label_source": "rating", "proxy_answer": None, "proxy_agreement": None,
                 "reference_model": self.judge.model if self.judge else None, "band": band,
-                "domain": prompt.domain, "run_id": self.run_id}
+                "domain": prompt.domain, "seed_prompt_id": prompt.seed, "run_id": self.run_id}
 
     def _unlabelled_or_pending(self, prompt: PromptToScore) -> None:
         if self.reference is not None and verifier_of(prompt.domain) != "judge":
@@ -329,7 +332,7 @@ class DifficultyStage:
                 "label_source": "judge" if verifier_of(prompt.domain) == "judge" else label.source,
                 "proxy_answer": label.answer if label.source == "proxy" else None,
                 "proxy_agreement": label.agreement, "reference_model": label.model, "band": band,
-                "domain": prompt.domain, "run_id": self.run_id}
+                "domain": prompt.domain, "seed_prompt_id": prompt.seed, "run_id": self.run_id}
 
     def _ambiguous(self, prompt: PromptToScore, label: Label) -> dict:
         self.report.bands["ambiguous"] += 1
@@ -337,7 +340,7 @@ class DifficultyStage:
         return {"prompt_id": prompt.prompt_id, "model": self.settings.base.model, "n": 0, "n_correct": 0,
                 "n_incomplete": 0, "pass_rate": None, "label": None, "label_source": "proxy", "proxy_answer": label.answer,
                 "proxy_agreement": label.agreement, "reference_model": label.model, "band": "ambiguous",
-                "domain": prompt.domain, "run_id": self.run_id}
+                "domain": prompt.domain, "seed_prompt_id": prompt.seed, "run_id": self.run_id}
 
 
 def run_difficulty(lake: Lake, settings: DifficultySettings, run_id: str, cache_path: Path,

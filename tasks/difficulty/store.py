@@ -14,11 +14,24 @@ from schemas.difficulty import DifficultyRating
 from schemas.records import Difficulty, DifficultySample
 from warehouse.lake import Lake
 
-_SELECT = """
-SELECT p.prompt_id, p.problem, p.answer, p.domain, p.extra FROM prompts p
-WHERE NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.prompt_id = p.prompt_id)
-  AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = p.prompt_id)
-  AND NOT EXISTS (SELECT 1 FROM difficulty f WHERE f.prompt_id = p.prompt_id AND f.model = ?
+REWRITE_SUFFIX = ":rewrite"  # an accepted rewrite is scored as its own prompt: <seed id>:rewrite
+# Seeds and accepted rewrites (lineage in seed_prompt_id), kept and uncontaminated, without a
+# final row for the base model; seeds first.
+_SELECT = f"""
+WITH pool AS (
+    SELECT p.prompt_id, p.problem, p.answer, p.domain, p.extra, CAST(NULL AS VARCHAR) AS seed_prompt_id,
+           p.source, p.ingested_at, 0 AS rank
+    FROM prompts p
+    UNION ALL
+    SELECT p.prompt_id || '{REWRITE_SUFFIX}', w.rewritten_problem, w.answer, p.domain, NULL, p.prompt_id,
+           p.source, p.ingested_at, 1
+    FROM rewrites w JOIN prompts p USING (prompt_id)
+    WHERE w.status = 'accepted' AND w.rewritten_problem IS NOT NULL
+)
+SELECT q.prompt_id, q.problem, q.answer, q.domain, q.extra, q.seed_prompt_id FROM pool q
+WHERE NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.prompt_id = coalesce(q.seed_prompt_id, q.prompt_id))
+  AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = coalesce(q.seed_prompt_id, q.prompt_id))
+  AND NOT EXISTS (SELECT 1 FROM difficulty f WHERE f.prompt_id = q.prompt_id AND f.model = ?
                   AND f.band <> 'incomplete')
 """
 
@@ -26,9 +39,9 @@ WHERE NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.prompt_id = p.prompt_id)
 def select_prompts(lake: Lake, model: str, sources: list[str] | None, limit: int | None) -> list[dict]:
     sql, params = _SELECT, [model]
     if sources:
-        sql += f"  AND p.source IN ({', '.join('?' * len(sources))})\n"
+        sql += f"  AND q.source IN ({', '.join('?' * len(sources))})\n"
         params += sources
-    sql += "ORDER BY p.ingested_at, p.prompt_id" + (f" LIMIT {int(limit)}" if limit else "")
+    sql += "ORDER BY q.rank, q.ingested_at, q.prompt_id" + (f" LIMIT {int(limit)}" if limit else "")
     return lake.query(sql, params).to_pylist()
 
 

@@ -157,3 +157,21 @@ def test_open_prompts_are_judge_verified_and_ratings_are_stored(lake, home, tmp_
     ratings = lake.query("SELECT prompt_id, rating, rationale FROM difficulty_ratings ORDER BY rating").to_pylist()
     assert [r["rating"] for r in ratings] == [2, 7] and ratings[0]["rationale"] == "one step"
     assert report.as_dict()["rating_vs_pass_rate"] == {"2": {"prompts": 1, "mean_pass_rate": 0.5}}
+
+
+def test_accepted_rewrites_are_scored_as_prompts_with_lineage(pool, home):
+    import pyarrow as pa
+
+    from schemas.records import Rewrite
+
+    seed = pool.query("SELECT prompt_id FROM prompts WHERE source_id = 'open'").column(0)[0].as_py()
+    rows = [{"prompt_id": seed, "rewritten_problem": "A spider: what is 3 + 4?", "answer": "7",
+             "answer_type": "number", "status": "accepted", "reason": "rewritten: no_answer", "run_id": "rw"}]
+    with pool.transaction():
+        pool.insert_new(Rewrite, pa.Table.from_pylist(rows))
+    with FakeOpenAI(answer) as base:
+        score(pool, home, settings(base.base_url))
+    row = pool.query("SELECT band, pass_rate, seed_prompt_id FROM difficulty WHERE prompt_id = ?",
+                     [f"{seed}:rewrite"]).to_pylist()
+    assert row == [{"band": "teachable", "pass_rate": 0.5, "seed_prompt_id": seed}]
+    assert "open" not in bands(pool)  # the seed itself stays unlabelled
