@@ -16,6 +16,7 @@ from typing import Annotated
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.monitoring import publish_curate_artifacts
 from flows.runtime.task_runners import parse
 from schemas.config import PipelineConfig, load_config
@@ -28,7 +29,7 @@ from warehouse.runlock import hold_home
 check_stages = choose
 
 
-@flow(name="curate")
+@flow(name="curate", **ALERT_HOOKS)
 def curate_flow(
     config_path: Annotated[str, Field(description="Pipeline config YAML.")],
     stages: Annotated[list[str] | None, Field(description="Subset of stages; default all.")] = None,

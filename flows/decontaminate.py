@@ -12,11 +12,12 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from schemas.decontam import DecontamSettings
 
 
-@flow(name="decontaminate", log_prints=True)
+@flow(name="decontaminate", log_prints=True, **ALERT_HOOKS)
 def decontaminate_flow(
     settings: Annotated[DecontamSettings, Field(description="Benchmarks, layers, thresholds, embedding model, judge.")],
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,

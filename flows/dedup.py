@@ -13,12 +13,13 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from flows.runtime.task_runners import flow_shards, on_task_runner
 from schemas.dedup import DedupSettings
 
 
-@flow(name="dedup", log_prints=True)
+@flow(name="dedup", log_prints=True, **ALERT_HOOKS)
 def dedup_flow(
     settings: Annotated[DedupSettings, Field(description="Dedup thresholds, shingling, LSH and embedding settings.")] = DedupSettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,

@@ -12,11 +12,12 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from schemas.difficulty import DifficultySettings
 
 
-@flow(name="difficulty")
+@flow(name="difficulty", **ALERT_HOOKS)
 def difficulty_flow(
     settings: Annotated[DifficultySettings, Field(description="Engine, samples per prompt, band thresholds.")] = DifficultySettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,

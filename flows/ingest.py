@@ -12,11 +12,12 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from schemas.config import IngestJob, IngestSettings, SourceConfig
 
 
-@flow(name="ingest", log_prints=True)
+@flow(name="ingest", log_prints=True, **ALERT_HOOKS)
 def ingest_flow(
     sources: Annotated[list[SourceConfig], Field(description="Seed sources to read.")],
     settings: Annotated[IngestSettings, Field(description="Ingest limits and batch size.")] = IngestSettings(),

@@ -14,6 +14,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.maintenance import run_maintenance
 from warehouse.maintenance import MaintainSettings
 
@@ -30,7 +31,7 @@ def summary_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-@flow(name="maintain")
+@flow(name="maintain", **ALERT_HOOKS)
 def maintain_flow(
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
     settings: Annotated[MaintainSettings, Field(description="Retention, merge, orphan age, dry run.")] = MaintainSettings(),

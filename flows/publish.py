@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS, emit_release_published
 from flows.runtime.stage_runner import run_stage
 from schemas.publish import PublishJob, PublishSettings
 from tasks.publish.stage import PublishReport
@@ -33,7 +34,7 @@ def summary_markdown(report: PublishReport) -> str:
     return "\n".join(lines)
 
 
-@flow(name="publish")
+@flow(name="publish", **ALERT_HOOKS)
 def publish_flow(
     name: Annotated[str, Field(description="Release name: releases/<name>/v<N>/.")],
     settings: Annotated[PublishSettings, Field(description="System prompt, filters, mixture, shard size, license.")] = PublishSettings(),
@@ -43,6 +44,7 @@ def publish_flow(
     report = outcome.report
     create_markdown_artifact(markdown=summary_markdown(report), key="publish-summary",
                              description=f"Release {name}@v{report.version}, run {report.run_id}")
+    emit_release_published(outcome.result)
     if settings.push:
         outcome.result["push"] = push_task(report.path, settings.push, settings.push_private)
     return outcome.result

@@ -8,11 +8,12 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from schemas.traces import RewriteSettings
 
 
-@flow(name="rewrite")
+@flow(name="rewrite", **ALERT_HOOKS)
 def rewrite_flow(
     settings: Annotated[RewriteSettings, Field(description="Rewriter engine, attempts, checks.")] = RewriteSettings(),
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,

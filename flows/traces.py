@@ -8,11 +8,12 @@ from prefect import flow
 from prefect.artifacts import create_table_artifact
 from pydantic import Field
 
+from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
 from schemas.traces import TracesSettings
 
 
-@flow(name="traces")
+@flow(name="traces", **ALERT_HOOKS)
 def traces_flow(
     settings: Annotated[TracesSettings, Field(description="Teacher engine, K, filters.")] = TracesSettings(),
     home: Annotated[str | None, Field(description="Warehouse home.")] = None,

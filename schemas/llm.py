@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.config_base import Settings
 
@@ -39,6 +39,18 @@ class Price(Settings):
     output_per_mtok: float = Field(0.0, ge=0, description="USD per million completion tokens.")
 
 
+_SECRET_PARAMS = {"key", "api_key", "apikey", "api-key", "token", "access_token", "auth", "password", "secret", "sig"}
+
+
+def url_has_credentials(url: str) -> bool:
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return True
+    return any(name.lower() in _SECRET_PARAMS for name, _ in parse_qsl(parts.query, keep_blank_values=True))
+
+
 class EngineSettings(Settings):
     """Where and how to call a model."""
 
@@ -52,6 +64,21 @@ class EngineSettings(Settings):
         None, description="OpenAI-compatible base URL (…/v1); None = OpenAI's, or the local server."
     )
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    model_config = ConfigDict(hide_input_in_errors=True)  # a refused base_url may hold a key
+    api_key_secret: str | None = Field(
+        None, description="Name of a Prefect Secret block holding the API key (read by the flow on the worker; "
+        "wins over api_key_env). Only the name is a setting, never the key.",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, url: str | None) -> str | None:
+        # The URL is stored in runs.params and flow-run parameters and printed: a key in it would leak.
+        # The message must not echo the URL.
+        if url and url_has_credentials(url):
+            raise ValueError("base_url must not hold credentials (user:password@ or a key/token query "
+                             "parameter): use api_key_env or api_key_secret")
+        return url
     max_concurrency: int = Field(8, gt=0, description="Requests in flight at once.")
     requests_per_minute: float | None = Field(None, gt=0, description="Client-side request rate limit.")
     tokens_per_minute: float | None = Field(None, gt=0, description="Client-side token rate limit.")

@@ -53,13 +53,17 @@ class StageContext:
     progress: Progress = field(default_factory=progress)
     engine_factory: Callable[[EngineSettings], Engine] | None = None  # tests inject fakes here
     flow_run_id: str | None = None  # the Prefect flow run, when there is one (goes into manifests)
+    # API keys the flows layer read from Prefect Secret blocks, by block name (api_key_secret);
+    # handed to engines only, never recorded or printed.
+    api_keys: dict[str, str] = field(default_factory=dict, repr=False)
 
     def make_engine(self, settings: EngineSettings) -> Engine:
         if self.engine_factory is not None:
             return self.engine_factory(settings)
         from tasks.llm.client import make_engine
 
-        return make_engine(settings, gate=self.gate)
+        key = self.api_keys.get(settings.api_key_secret) if settings.api_key_secret else None
+        return make_engine(settings, gate=self.gate, api_key=key)
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,7 @@ def run_recorded(
     flow_run_id: str | None = None,
     call: Callable[[Callable[..., Report], StageContext, BaseModel], Report] | None = None,
     engine_factory: Callable[[EngineSettings], Engine] | None = None,
+    api_keys: dict[str, str] | None = None,
 ) -> Outcome:
     """Run one stage under the home's run lock and record it in `runs` (settings, counters,
     funnel, snapshot). `call` lets a flow run the stage's `run` as a Prefect task."""
@@ -180,7 +185,7 @@ def run_recorded(
     with hold_home(resolved, f"teachable {name}"), Lake(resolved) as lake:
         lake.label(f"{name} run {run_id}", stage=name, run_id=run_id, flow_run_id=flow_run_id)
         ctx = StageContext(lake, run_id, resolved.cache / "llm.sqlite", shards=shards, gate=gate,
-                           engine_factory=engine_factory, flow_run_id=flow_run_id)
+                           engine_factory=engine_factory, flow_run_id=flow_run_id, api_keys=api_keys or {})
         report = call(run, ctx, settings) if call else run(ctx, settings)
         funnel = report.funnel().as_dict()
         snapshot = record_run(lake, run_id=run_id, stage=name, started_at=started,

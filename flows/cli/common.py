@@ -103,8 +103,10 @@ def run_stage(ctx: typer.Context, name: str, settings: BaseModel, flow: Callable
 
             quiet_user_errors()
             return flow()
+        from flows.runtime.secrets import refuse_without_server
         from tasks.stage import run_recorded
 
+        refuse_without_server(settings)
         return run_recorded(name, settings, home).result
 
     return run_flow(start, home)

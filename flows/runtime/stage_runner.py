@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from flows.runtime.endpoint_limits import endpoint_gate
 from flows.runtime.monitoring import stage_progress
+from flows.runtime.secrets import api_keys_for
 from tasks.stage import Outcome, Report, StageContext, run_recorded
 
 if TYPE_CHECKING:
@@ -42,4 +43,4 @@ def run_stage(name: str, settings: BaseModel, home: str | None, *, shards: Shard
     pickled with every shard."""
     with stage_progress(name):
         return run_recorded(name, settings, home, shards=shards, gate=endpoint_gate(), flow_run_id=flow_run.id,
-                            call=_logged if shards is not None else _as_task(name))
+                            call=_logged if shards is not None else _as_task(name), api_keys=api_keys_for(settings))

@@ -28,8 +28,9 @@ from tasks.failpoints import failpoint
 EngineFactory = Callable[[EngineSettings], Engine]
 
 
-def make_engine(settings: EngineSettings, gate: EndpointGate | None = None) -> Engine:
-    """The engine `settings.kind` names; `gate` shares endpoint limits across processes."""
+def make_engine(settings: EngineSettings, gate: EndpointGate | None = None, api_key: str | None = None) -> Engine:
+    """The engine `settings.kind` names; `gate` shares endpoint limits across processes; `api_key`:
+    a key the flows layer resolved (api_key_secret), else the engine reads `api_key_env`."""
     if settings.kind == "vllm":
         from tasks.llm.vllm_engine import VLLMEngine
 
@@ -40,7 +41,7 @@ def make_engine(settings: EngineSettings, gate: EndpointGate | None = None) -> E
         return LocalServerEngine(settings, gate=gate)
     from tasks.llm.openai_engine import OpenAIEngine
 
-    return OpenAIEngine(settings, gate=gate)
+    return OpenAIEngine(settings, gate=gate, api_key=api_key)
 
 
 class LLMClient:

@@ -114,11 +114,11 @@ def error_of(exc: BaseException) -> dict | None:
 class OpenAIEngine:
     name = "openai"
 
-    def __init__(self, settings: EngineSettings, gate: EndpointGate | None = None):
+    def __init__(self, settings: EngineSettings, gate: EndpointGate | None = None, api_key: str | None = None):
         self.settings = settings
         self._gate = gate
         self.model = settings.model
-        self._api_key = os.environ.get(settings.api_key_env)
+        self._api_key = api_key or os.environ.get(settings.api_key_env)
         if not self._api_key:
             if settings.base_url is None:
                 raise LLMFatalError(f"set the {settings.api_key_env} environment variable (no API key found)")
