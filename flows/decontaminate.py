@@ -14,6 +14,7 @@ from pydantic import Field
 
 from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
+from flows.runtime.task_runners import flow_shards, on_task_runner
 from schemas.decontam import DecontamSettings
 
 
@@ -21,12 +22,14 @@ from schemas.decontam import DecontamSettings
 def decontaminate_flow(
     settings: Annotated[DecontamSettings, Field(description="Benchmarks, layers, thresholds, embedding model, judge.")],
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
+    task_runner: Annotated[str | None, Field(description="Where chunks run: local (this process, default), "
+                                             "threads[:N] or dask://HOST:PORT; set by on_task_runner.")] = None,
 ) -> dict:
-    result = run_stage("decontaminate", settings, home).result
+    result = run_stage("decontaminate", settings, home, shards=flow_shards("decontaminate", task_runner)).result
     create_table_artifact(table=result["hits"] or [{"benchmark": "-", "method": "-", "prompts": 0, "new": 0}],
                           key="decontaminate-hits", description=f"Decontamination hits, run {result['run_id']}")
     return result
 
 
-def subflow(settings: DecontamSettings, home: str | None, _task_runner: str | None = None) -> dict:
-    return decontaminate_flow(settings=settings, home=home)
+def subflow(settings: DecontamSettings, home: str | None, task_runner: str | None = None) -> dict:
+    return on_task_runner(decontaminate_flow, task_runner)(settings=settings, home=home)

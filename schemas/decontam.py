@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -122,7 +122,7 @@ class DecontamSettings(Settings):
         0.7, gt=0, le=1, description="Cosine at or above which an agreeing pair is borderline."
     )
     embedding_neighbours: int = Field(
-        10, ge=1, description="Nearest benchmark items (TF-IDF) per prompt that the model compares."
+        3, ge=1, description="Nearest benchmark items (TF-IDF) per prompt that the model compares."
     )
     embedding_min_lexical: float = Field(
         0.2, ge=0, le=1, description="Least TF-IDF cosine of a pair worth comparing by embeddings."
@@ -135,7 +135,23 @@ class DecontamSettings(Settings):
         0.05, gt=0, le=1, description="Words in more than this share of the items are left out of "
         "the TF-IDF search (they do not tell items apart).",
     )
+    embedding_max_share: float = Field(
+        0.005, gt=0, le=1, description="Share of each chunk's prompts the embedding model may see: the "
+        "agreeing candidates with the best TF-IDF scores (bounds the model's work on topical pools).",
+    )
+    embedding_min_shortlist: int = Field(
+        100, ge=1, description="Prompts per chunk the embedding model may always see (small chunks).",
+    )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch (speed only).")
+    # --- siblings: a benchmark item with other numbers -----------------------------------
+    siblings: bool = Field(True, description="Find benchmark siblings (an item's text with other numbers).")
+    sibling_policy: Literal["drop", "keep", "review"] = Field(
+        "drop", description="drop: a `contamination` row (method sibling); review: a borderline pair for "
+        "the judge (or a person); keep: a borderline pair the judge skips, the prompt stays.",
+    )
+    sibling_min_words: int = Field(
+        6, ge=1, description="Items with fewer non-number tokens are too generic to have siblings.",
+    )
     # --- layer 5: LLM judge ------------------------------------------------------------
     judge: EngineSettings | None = Field(
         None, description="The LLM that judges borderline pairs, set like every LLM stage's engine "
@@ -146,7 +162,10 @@ class DecontamSettings(Settings):
         "layer flagged, one per prompt and item) judged per run.",
     )
     # --- execution (not part of the check key) -------------------------------------
-    batch_size: int = Field(100_000, ge=1, description="Prompts per processing batch (memory bound).")
+    batch_size: int = Field(
+        20_000, ge=1, description="Prompts per chunk: each chunk is committed on its own (a kill loses "
+        "at most the chunk in progress) and is the unit of work a shard mapper (Dask) runs.",
+    )
 
 
     @model_validator(mode="before")
@@ -248,8 +267,23 @@ class DecontamEmbedding(Record):
     run_id: str
 
 
+class DecontamRechecked(Record):
+    """A published text checked by the recheck stage (rewrites and answers of kept traces)."""
+
+    __table__ = "decontam_rechecked"
+    __key__ = ("check_key", "prompt_id", "target", "teacher", "sample_index")
+    check_key: str
+    prompt_id: str
+    target: str = Field(description="rewrite | answer")
+    teacher: str = Field(description="The trace's teacher for answers, else ''.")
+    sample_index: int = Field(description="The trace's sample_index for answers, else -1.")
+    contaminated: bool
+    run_id: str
+
+
 DECONTAM_TABLES: tuple[type[Record], ...] = (
     DecontamChecked,
+    DecontamRechecked,
     DecontamReview,
     DecontamAllowlist,
     DecontamEmbedding,

@@ -94,13 +94,17 @@ class Duplicate(Record):
 
 class Contamination(Record):
     __table__ = "contamination"
-    __key__ = ("prompt_id", "benchmark", "benchmark_item", "method")
+    __key__ = ("prompt_id", "benchmark", "benchmark_item", "method", "target", "teacher", "sample_index")
     prompt_id: str
     benchmark: str
     benchmark_item: str
     method: str
     score: float | None = None
     evidence: str | None = None
+    target: str = Field("problem", description="What matched: problem (the prompt) | rewrite (its accepted "
+                        "rewrite) | answer (a kept trace's answer); null on rows older than this column = problem.")
+    teacher: str = Field("", description="The trace's teacher when target is answer, else ''.")
+    sample_index: int = Field(-1, description="The trace's sample_index when target is answer, else -1.")
     run_id: str
 
 

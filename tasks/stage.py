@@ -108,6 +108,8 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("difficulty", "tasks.difficulty.stage", lambda c: c.difficulty),
     StageSpec("rewrite", "tasks.rewrite.stage", lambda c: c.rewrite),
     StageSpec("traces", "tasks.traces.stage", lambda c: c.traces),
+    StageSpec("recheck", "tasks.decontam.published", lambda c: c.decontaminate,
+              lambda s: None if s.benchmarks else "no benchmarks configured"),
     StageSpec("publish", "tasks.publish.stage", _publish_job),
 )
 STAGE_NAMES = tuple(s.name for s in STAGES)

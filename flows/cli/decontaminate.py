@@ -33,10 +33,16 @@ def command(
     judge_model: Annotated[str, typer.Option(help="Judge model name.")] = "SmolLM2-135M-Instruct",
     judge_api_key_env: Annotated[str, typer.Option(help="Environment variable with the judge's API key.")] = "OPENAI_API_KEY",
     judge_max_pairs: Annotated[int, typer.Option(help="Most pairs judged per run.")] = 200,
-    batch_size: Annotated[int, typer.Option(help="Prompts per processing batch (bounds memory).")] = 100_000,
+    no_siblings: Annotated[bool, typer.Option("--no-siblings", help="Skip the sibling layer (benchmark items with other numbers).")] = False,
+    sibling_policy: Annotated[str, typer.Option(help="What a sibling becomes: drop (a contamination row), review (a borderline pair for the judge) or keep.")] = "drop",
+    embedding_max_share: Annotated[float, typer.Option(help="Share of each chunk's prompts the embedding model may see (the best TF-IDF candidates).")] = 0.005,
+    batch_size: Annotated[int, typer.Option(help="Prompts per chunk; each chunk is committed on its own.")] = 20_000,
+    task_runner: Annotated[Optional[str], typer.Option(help="Where chunks run: local (this process), threads[:N] or dask://HOST:PORT (an existing Dask cluster).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
 ) -> None:
     """Flag prompts that copy benchmark problems; each detection is a `contamination` row."""
-    from flows.cli.common import home_of, run_stage
+    from flows.cli.common import home_of, run_flow, run_stage
+    from flows.runtime.task_runners import kind_of, parse
     from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
     from schemas.llm import EngineSettings
     from tasks.decontam.loading import resolve_sources
@@ -48,21 +54,47 @@ def command(
         embedding_model=embedding_model or DEFAULT_EMBEDDING_MODEL, embedding_threshold=embedding_threshold,
         judge=EngineSettings(kind="openai", base_url=judge_base_url, model=judge_model, api_key_env=judge_api_key_env,
                              timeout_s=60) if judge else None,
-        judge_max_pairs=judge_max_pairs, batch_size=batch_size,
+        judge_max_pairs=judge_max_pairs, batch_size=batch_size, siblings=not no_siblings,
+        sibling_policy=sibling_policy, embedding_max_share=embedding_max_share,
     )
     resolve_sources(settings.benchmarks)  # fail fast, before Prefect starts
+    parse(task_runner)  # a bad value or an unreachable scheduler: one line, before Prefect starts
+    if not quiet:
+        log_progress()
+    home = home_of(ctx)
+
     def flow() -> dict:
-        from flows.decontaminate import decontaminate_flow
+        from flows.decontaminate import subflow
 
-        return decontaminate_flow(settings=settings, home=home_of(ctx))
+        return subflow(settings, home, task_runner)
 
-    print_result(run_stage(ctx, "decontaminate", settings, flow))
+    if kind_of(task_runner) == "local":
+        print_result(run_stage(ctx, "decontaminate", settings, flow))
+    else:  # chunks on a Prefect task runner: that needs the flow
+        print_result(run_flow(flow, home))
+
+
+def log_progress() -> None:
+    """The stage's per-chunk progress lines (logger `teachable.decontam`) on stderr, with times,
+    so a log file shows how far a long run got, not only the terminal bar."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("teachable.decontam")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def print_result(result: dict) -> None:
     from flows.cli.console import out, print_rows
 
     print_rows(result["hits"], title=f"contaminated prompts per benchmark and method (run {result['run_id']})")
+    if result["counts"].get("siblings"):
+        print_rows([{"benchmark": b, "siblings": n} for b, n in sorted(result["counts"]["siblings"].items())],
+                   title="benchmark siblings (items with other numbers) found in this run")
     c = result["counts"]
     judged = ", ".join(f"{k} {v}" for k, v in sorted(c["judged"].items())) or "off"
     out.print(

@@ -12,6 +12,7 @@ every candidate passes the agreement check of `mathsig` or becomes a borderline 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ class Checker:
         self.ngram = NgramIndex(self.encoder, view, s, set(allowed)) if s.ngram or s.short_items else None
         self.minhash = MinHashIndex(view, s) if s.minhash else None
         self.siblings = SiblingIndex(self.item_batch, s) if s.siblings else None
+        self.lock = threading.Lock()  # the n-gram index accumulates per scan: one chunk at a time
         self.embedding = None
         if s.embedding:
             from tasks.decontam.embed import EmbeddingLayer
@@ -77,14 +79,17 @@ class Checker:
             self.embedding = EmbeddingLayer(self.item_batch, self.encoder.vocab_size, self.sigs, s)
 
 
-_CHECKERS: dict[str, Checker] = {}
+_CHECKERS: dict[tuple[str, frozenset[str]], Checker] = {}
+_BUILDING = threading.Lock()
 
 
 def checker(key: str, items: list[BenchmarkItem], settings: DecontamSettings, allowed: frozenset[str]) -> Checker:
-    if key not in _CHECKERS:
-        _CHECKERS.clear()  # one benchmark set at a time per process
-        _CHECKERS[key] = Checker(items, settings, allowed)
-    return _CHECKERS[key]
+    with _BUILDING:  # threads of one process share one Checker
+        if (key, allowed) not in _CHECKERS:
+            if len(_CHECKERS) >= 2:  # a prompt check and a recheck at most
+                _CHECKERS.clear()
+            _CHECKERS[key, allowed] = Checker(items, settings, allowed)
+        return _CHECKERS[key, allowed]
 
 
 def check_chunk(key: str, items: list[BenchmarkItem], settings: DecontamSettings, allowed: frozenset[str],
@@ -103,8 +108,9 @@ def check_chunk(key: str, items: list[BenchmarkItem], settings: DecontamSettings
     found: list[Hit] = []
     if c.ngram is not None:
         started = time.perf_counter()
-        c.ngram.scan(view, 0)
-        hits, reviews, out.allowlist = c.ngram.finalize()
+        with c.lock:
+            c.ngram.scan(view, 0)
+            hits, reviews, out.allowlist = c.ngram.finalize()
         found += hits
         out.reviews += [(hit, "ngram") for hit in reviews]
         out.seconds["ngram"] += time.perf_counter() - started
@@ -142,7 +148,7 @@ def _verify(c: Checker, texts: list[str], sigs: list[mathsig.Signature], found: 
 def _siblings(c: Checker, texts: list[str], sigs: list[mathsig.Signature], batch, out: ChunkResult) -> None:
     """Texts that are an item's with other numbers: a sibling, whatever other layers said of the
     pair (a copy keeps its numbers); texts flagged for other items stay as they are."""
-    found = [(d, i) for d, i in c.siblings.find(batch) if sigs[d].math != c.sigs[i].math]
+    found = [(d, i) for d, i in c.siblings.find(batch) if _numbers(batch, d) != _numbers(c.item_batch, i)]
     pairs = set(found)
     out.hits = [h for h in out.hits if (h.doc, h.item) not in pairs]
     flagged = out.flagged()
@@ -156,6 +162,12 @@ def _siblings(c: Checker, texts: list[str], sigs: list[mathsig.Signature], batch
             out.hits.append(hit)
         else:
             out.reviews.append((hit, "sibling"))
+
+
+def _numbers(batch, i: int) -> list[int]:
+    """The number tokens of text i (figures included: other coordinates make another problem)."""
+    lo, hi = batch.offsets[i], batch.offsets[i + 1]
+    return batch.ids[lo:hi][batch.numeric[lo:hi]].tolist()
 
 
 def _embed(c: Checker, texts: list[str], sigs: list[mathsig.Signature], batch, vectors: dict[str, np.ndarray],

@@ -5,7 +5,8 @@ expressions, the answer) and many content words (names, objects). Candidates are
 prompt's nearest benchmark items by sparse TF-IDF cosine over the benchmark vocabulary
 (`embedding_neighbours` of them, words in more than `embedding_max_df` of the items left
 out), kept only when the mathematics agrees with enough information (IDF of the shared
-numbers, commands and answer >= `embedding_min_info`) and the answers do not differ; a sentence-
+numbers, commands and answer >= `embedding_min_info`) and the answers do not differ; only the
+best-scored `embedding_max_share` of a chunk's prompts go on (`shortlist`); a sentence-
 embedding model (`tasks.embeddings`, all-MiniLM-L6-v2 offline by default) then scores each
 candidate pair, and cosine >= `embedding_threshold` is a hit. So the slow model sees a few
 prompts per thousand, not all of them. Item vectors are cached in `decontam_embeddings` by the
@@ -92,6 +93,20 @@ class EmbeddingLayer:
                 if self._agrees(sigs[doc], self.item_sigs[col]):
                     out.append(Candidate(doc, col, val))
         return out
+
+    def shortlist(self, candidates: list[Candidate], texts: int) -> tuple[list[Candidate], int]:
+        """The candidates of the `embedding_max_share` of `texts` (at least `embedding_min_shortlist`)
+        prompts with the best TF-IDF score, and how many prompts were left out: the model's work
+        per chunk is bounded however close the pool's topic is to the benchmarks'."""
+        s = self.settings
+        best: dict[int, float] = {}
+        for c in candidates:
+            best[c.doc] = max(best.get(c.doc, 0.0), c.lexical)
+        room = max(s.embedding_min_shortlist, int(np.ceil(s.embedding_max_share * texts)))
+        if len(best) <= room:
+            return candidates, 0
+        chosen = set(sorted(best, key=lambda d: (-best[d], d))[:room])
+        return [c for c in candidates if c.doc in chosen], len(best) - room
 
     def _agrees(self, prompt: mathsig.Signature, item: mathsig.Signature) -> bool:
         """The mathematics agrees, carries enough information, and the answers do not differ."""

@@ -43,6 +43,7 @@ class TokenBatch:
 
     ids: np.ndarray  # int64
     offsets: np.ndarray  # int64, len = texts + 1
+    numeric: np.ndarray | None = None  # bool per id: the token holds a digit (siblings mask them)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -197,7 +198,7 @@ class Encoder:
 
     def encode(self, texts: list[str]) -> TokenBatch:
         if not texts:
-            return TokenBatch(np.zeros(0, np.int64), np.zeros(1, np.int64))
+            return TokenBatch(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, bool))
         flat = _tokenizable(texts).split()
         seen: dict[bytes, int] = {}
         # setdefault with a running counter numbers each distinct token by first occurrence.
@@ -205,13 +206,18 @@ class Encoder:
         first = np.fromiter(seen.values(), np.int64, len(seen))
         lookup = np.zeros(len(flat) + 1, np.int64)
         lookup[first] = self._ids_of(list(seen), first)
-        ids = lookup[raw]
-        ids = ids[ids != _DROP_ID]
+        digits = np.zeros(len(flat) + 1, bool)
+        # Any digit makes a token a number for siblings: '32x', '3rd', '2cm' change with the numbers.
+        digits[first] = np.fromiter((token.translate(None, b"0123456789") != token for token in seen), bool, len(seen))
+        ids, numeric = lookup[raw], digits[raw]
+        kept = ids != _DROP_ID
+        ids, numeric = ids[kept], numeric[kept]
         separators = np.flatnonzero(ids == _SEP_ID)
         ends = np.append(separators, len(ids))
         lengths = ends - np.concatenate(([0], separators + 1))
         offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-        return TokenBatch(ids[ids != _SEP_ID], offsets)
+        text = ids != _SEP_ID
+        return TokenBatch(ids[text], offsets, numeric[text])
 
     def ngram_text(self, ids: np.ndarray) -> str:
         return " ".join(self.words.get(int(i), "?") for i in ids)

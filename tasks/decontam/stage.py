@@ -171,7 +171,8 @@ def _chunks(lake: Lake, settings: DecontamSettings, run_id: str, key: str, items
         sink.finish()
         if judge:
             judge.close()
-            report.rows["llm_calls"] = judge.calls
+            if judge.calls:
+                report.rows["llm_calls"] = judge.calls
     report.seconds.update({k: round(v, 3) for k, v in seconds.items()})
 
 

@@ -165,7 +165,10 @@ def evaluate(lake, rows: list[dict]) -> dict:
         by_method[row["kind"]].update({m for b, i in right for m in methods[("labelled", str(line)), b, i]})
         if not right:
             missed.append((row["kind"], row["benchmark"], row["item"]))
-    seeds = {(s, i) for (s, i) in found if s != "labelled"}
+    # Siblings (a test item's text with other numbers: MATH train holds many) are the sibling
+    # layer's business, measured in tests/tasks/test_decontam_siblings.py: listed apart here.
+    only_sibling = {key for key in found if {m for (k, _, _), ms in methods.items() if k == key for m in ms} == {"sibling"}}
+    seeds = {(s, i) for (s, i) in found if s != "labelled" and (s, i) not in only_sibling}
     true = sorted(seeds & TRUE_SEED_HITS.keys())
     false = sorted(seeds - TRUE_SEED_HITS.keys())
     total = lake.query("SELECT count(*) FROM prompts WHERE source <> 'labelled'").column(0)[0].as_py()
@@ -178,6 +181,7 @@ def evaluate(lake, rows: list[dict]) -> dict:
         "seed_true_hits": len(true),
         "seed_false_positives": len(false),
         "seed_false_positive_rate": round(len(false) / total, 5),
+        "seed_siblings": len([k for k in only_sibling if k[0] != "labelled"]),
         "false_positive_ids": false,
     }
 

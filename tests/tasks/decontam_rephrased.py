@@ -4,7 +4,9 @@ Each entry rewords one problem of `../shared/data/benchmarks` (wording, order an
 structure changed; the mathematics kept: numbers, expressions, the answer), so the copies
 share almost no 13-grams with the original. `item` is the `benchmark_item` id the
 decontaminate stage gives that problem: the file's id field, else the 1-based line number.
-Only these short derived texts are committed, never the benchmark files.
+Only these short derived texts are committed, never the benchmark files. The MATH-500 block
+(`change`) trades LaTeX for plain text (`\frac{a}{b}` -> a/b, `\left|` -> |, `x^{2}` -> x^2),
+reorders clauses and renames variables (issue 12 item 5).
 """
 
 from __future__ import annotations
@@ -180,4 +182,41 @@ REPHRASED: list[dict] = [
         "Assume the exponential function $e^{-t/2}\\cos(3t)$ solves the differential equation "
         "$m\\ddot{x} + b\\dot{x} + kx = 0$. Express $b$ as a constant multiple of a function "
         "of $m$.")),
+    # --- MATH-500, notation changed (LaTeX -> plain text), clauses reordered, variables renamed
+    dict(benchmark="math500", item="test/intermediate_algebra/991.json", answer="3", change="notation, rename", text=(
+        "Let p and q be integers with 3p + 4q = 100. What is the least possible value of |p - q|?")),
+    dict(benchmark="math500", item="test/precalculus/43.json", answer="(15,-29)", change="notation, reorder", text=(
+        "At t = 2, which point does the curve (x, y) = (t^3 + 7, -3t^2 - 6t - 5) pass through?")),
+    dict(benchmark="math500", item="test/algebra/2023.json", answer="1", change="notation, reorder", text=(
+        "What is the smallest integer x for which f(x) = sqrt(x-1)/(x-2) takes a real value?")),
+    dict(benchmark="math500", item="test/number_theory/255.json", answer="4", change="notation, reorder", text=(
+        "Write 137/500 as a decimal. What is its last nonzero digit to the right of the decimal point?")),
+    dict(benchmark="math500", item="test/number_theory/1000.json", answer="44", change="notation", text=(
+        "Find the inverse of 17 modulo 83, as a residue between 0 and 82 inclusive. (Hint: 17 * 5 = 85.)")),
+    dict(benchmark="math500", item="test/intermediate_algebra/47.json", answer="(-2,1)", change="notation, rename",
+         text=("Take g(x) = x^3 + 3x^2 + 1. Real numbers p != 0 and q exist such that g(x) - g(p) = "
+               "(x - p)^2 (x - q). Give the ordered pair (p, q).")),
+    dict(benchmark="math500", item="test/number_theory/911.json", answer="3", change="notation, reorder", text=(
+        "Let n be the remainder, with 0 <= n < 9, of 1 + 12 + 123 + 1234 + 12345 + 123456 + 1234567 + "
+        "12345678 when divided by 9. Find n.")),
+    dict(benchmark="math500", item="test/intermediate_algebra/1388.json", answer="1,-2", change="notation, rename",
+         text=("A function g satisfies g(a) + g(b) = g(a + b) - ab - 1 for all real a and b, and g(1) = 1. "
+               "Find every integer n with g(n) = n, separated by commas.")),
+    dict(benchmark="math500", item="test/intermediate_algebra/1992.json", answer="(0,9) \\cup (9,36)",
+         change="notation", text="Solve the inequality |x^2 - 81| / (x^2 - 36x) < 0."),
+    dict(benchmark="math500", item="test/number_theory/1065.json", answer="17", change="reorder, rename", text=(
+        "There is exactly one odd integer s with 0 < s < 23 for which s + 2 is the inverse of s modulo 23. "
+        "Find s.")),
+    dict(benchmark="math500", item="test/algebra/988.json", answer="11", change="notation", text=(
+        "Solve for x: 2/3 = 4/(x - 5).")),
+    dict(benchmark="math500", item="test/intermediate_algebra/1350.json", answer="14", change="notation, rename",
+         text=("A polynomial g(x) = c_n x^n + c_(n-1) x^(n-1) + ... + c_2 x^2 + c_1 x + c_0 has integer "
+               "coefficients and distinct integer roots. If c_n = 2 and c_0 = 66, what is the least possible "
+               "value of |c_(n-1)|?")),
+    dict(benchmark="math500", item="test/precalculus/285.json", answer="6", change="notation, reorder", text=(
+        "All roots of z^4 + z^2 + 1 = 0 are n-th roots of unity for some positive integers n. What is the "
+        "smallest such n?")),
+    dict(benchmark="math500", item="test/algebra/24.json", answer="2000", change="reorder, wording", text=(
+        "A person's daily caloric requirement is met by how many calories, given that a snack-size tin "
+        "of peaches holds 40 calories, which is 2% of that requirement?")),
 ]

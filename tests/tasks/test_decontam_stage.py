@@ -75,7 +75,9 @@ def contamination(lake) -> dict[str, set]:
 
 
 def settings(bench_dir: Path, **changes) -> DecontamSettings:
-    return DecontamSettings(benchmarks=[str(bench_dir)], embedding=False, **changes)
+    """Siblings off unless asked: these pools use numbers-changed variants as the borderline
+    pairs (tests/tasks/test_decontam_siblings.py covers the sibling layer)."""
+    return DecontamSettings(benchmarks=[str(bench_dir)], embedding=False, **{"siblings": False, **changes})
 
 
 def test_copies_are_flagged_with_evidence_and_variants_only_reviewed(lake, tmp_path, bench_dir):
