@@ -7,11 +7,13 @@ only the *name* of the environment variable that holds it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.config_base import Settings
+from schemas.records import Record
 
 
 class Message(BaseModel):
@@ -54,10 +56,11 @@ def url_has_credentials(url: str) -> bool:
 class EngineSettings(Settings):
     """Where and how to call a model."""
 
-    kind: Literal["local", "openai", "vllm"] = Field(
+    kind: Literal["local", "openai", "vllm", "openai_batch"] = Field(
         "local",
         description="local: start the bundled vLLM server (SmolLM2, or `local_model`) for the stage; "
-        "openai: any OpenAI-compatible endpoint (base_url); vllm: in-process vllm.LLM.",
+        "openai: any OpenAI-compatible endpoint (base_url); vllm: in-process vllm.LLM; "
+        "openai_batch: OpenAI's Batch API (answers within 24 h, half price).",
     )
     model: str = Field("smollm2-135m-instruct", description="Model name (served name, or path/id for vllm).")
     base_url: str | None = Field(
@@ -107,6 +110,11 @@ class EngineSettings(Settings):
     budget_usd: float | None = Field(
         None, gt=0, description="Most this engine may spend in one stage run; it stops cleanly at the cap."
     )
+    batch_wait_s: float = Field(
+        0.0, ge=0, description="openai_batch: wait this long for batches to finish (0: submit, collect next run)."
+    )
+    batch_poll_s: float = Field(30.0, gt=0, description="openai_batch: seconds between status checks.")
+    batch_discount: float = Field(0.5, ge=0, description="openai_batch: share of the list price batches cost.")
     reasoning_parser: str | None = Field(
         None, description="kind local: vLLM --reasoning-parser (deepseek_r1, qwen3, ...)."
     )
@@ -119,3 +127,24 @@ class EngineSettings(Settings):
     vllm_args: dict[str, object] = Field(
         default_factory=dict, description="Extra vllm.LLM(...) arguments (kind vllm)."
     )
+
+
+class LLMBatch(Record):
+    """A Batch API submission in one of the states it was seen in (tasks.llm.batch_engine), copied
+    from the response cache's ledger: the latest row of a batch_ref is its state now."""
+
+    __table__ = "llm_batches"
+    __key__ = ("batch_ref", "status", "collected")
+    batch_ref: str = Field(description="Our id of the submission (also in the batch's metadata).")
+    batch_id: str | None = Field(None, description="The provider's batch id (None: created, not yet seen).")
+    input_file_id: str
+    model: str
+    status: str = Field(description="uploaded | validating | in_progress | finalizing | completed | expired | failed | cancelled")
+    requests: int
+    collected: bool = Field(description="Its output and error files are in the response cache.")
+    run_id: str
+    stage: str
+    created_at: datetime
+
+
+LLM_TABLES: tuple[type[Record], ...] = (LLMBatch,)

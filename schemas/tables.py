@@ -10,6 +10,7 @@ from __future__ import annotations
 from schemas.decontam import DECONTAM_TABLES
 from schemas.dedup import DEDUP_TABLES
 from schemas.difficulty import DIFFICULTY_TABLES
+from schemas.llm import LLM_TABLES
 from schemas.records import (
     BenchmarkItem,
     Contamination,
@@ -43,7 +44,7 @@ CORE_TABLES: tuple[type[Record], ...] = (
     DatasetVersion,
 )
 
-STAGE_TABLES: tuple[type[Record], ...] = DEDUP_TABLES + DECONTAM_TABLES + DIFFICULTY_TABLES
+STAGE_TABLES: tuple[type[Record], ...] = DEDUP_TABLES + DECONTAM_TABLES + DIFFICULTY_TABLES + LLM_TABLES
 
 TABLES: tuple[type[Record], ...] = CORE_TABLES + STAGE_TABLES
 TABLE_BY_NAME: dict[str, type[Record]] = {model.__table__: model for model in TABLES}

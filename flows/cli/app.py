@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from flows.cli import decontaminate, dedup, difficulty, engine, ingest, maintain, model, pipeline, publish, query, report, teacher
+from flows.cli import batches, decontaminate, dedup, difficulty, engine, ingest, maintain, model, pipeline, publish, query, report, teacher
 from flows.cli.common import HomeOption, user_errors
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ COMMANDS = (
 for name, command in COMMANDS:
     app.command(name)(user_errors(command))
 app.add_typer(publish.datasets_app, name="datasets")
+app.add_typer(batches.app, name="batches")
 
 
 def entrypoint() -> None:

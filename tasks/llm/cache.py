@@ -13,6 +13,8 @@ import hashlib
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +35,12 @@ CREATE TABLE IF NOT EXISTS calls (
     completion_tokens INTEGER, cost_usd REAL, latency_s REAL, error TEXT, created_at TEXT,
     flushed INTEGER DEFAULT 0);
 CREATE INDEX IF NOT EXISTS calls_unflushed ON calls(flushed) WHERE flushed = 0;
+CREATE TABLE IF NOT EXISTS batches (
+    batch_ref TEXT PRIMARY KEY, model TEXT, input_file_id TEXT, batch_id TEXT, status TEXT,
+    requests INTEGER, run_id TEXT, stage TEXT, created_at TEXT, collected INTEGER DEFAULT 0,
+    flushed INTEGER DEFAULT 0);
+CREATE TABLE IF NOT EXISTS batch_requests (
+    batch_ref TEXT, custom_id TEXT, keys TEXT, PRIMARY KEY (batch_ref, custom_id));
 """
 _CALL_COLUMNS = (
     "call_id", "call_key", "attempt", "samples", "run_id", "stage", "engine", "model", "status",
@@ -151,17 +159,49 @@ class ResponseCache:
             return None
         return row[0] / row[3], row[1] / row[2], int(row[3])
 
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One durable write of the batch ledger (tasks.llm.batch_engine)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
     def count_calls(self) -> int:
         with self._lock:
             return int(self._db.execute("SELECT count(*) FROM calls").fetchone()[0])
 
 
+_BATCH_COLUMNS = ("batch_ref", "batch_id", "input_file_id", "model", "status", "requests", "collected", "run_id",
+                  "stage", "created_at")
+
+
 def flush_calls(cache: ResponseCache, lake) -> int:
-    """Copy not-yet-flushed call rows into the warehouse's `llm_calls` (one snapshot)."""
+    """Copy not-yet-flushed call rows into the warehouse's `llm_calls` and the batch ledger's
+    changed rows into `llm_batches` (one snapshot)."""
     table = cache.unflushed_calls()
-    if table.num_rows == 0:
+    batches = [dict(zip(_BATCH_COLUMNS, row)) for row in cache.rows(
+        f"SELECT {', '.join(_BATCH_COLUMNS)} FROM batches WHERE flushed = 0")]
+    if table.num_rows == 0 and not batches:
         return 0
     with lake.transaction():
-        lake.insert_new(LLMCall, table)
+        if table.num_rows:
+            lake.insert_new(LLMCall, table)
+        if batches:
+            from schemas.llm import LLMBatch
+
+            for row in batches:
+                row["created_at"], row["collected"] = datetime.fromisoformat(row["created_at"]), bool(row["collected"])
+            lake.insert_new(LLMBatch, pa.Table.from_pylist(batches, schema=arrow_schema(LLMBatch)))
     cache.mark_flushed(table.column("call_id").to_pylist())
+    with cache.transaction() as db:
+        db.executemany("UPDATE batches SET flushed = 1 WHERE batch_ref = ?", [(b["batch_ref"],) for b in batches])
     return table.num_rows

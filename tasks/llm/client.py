@@ -35,6 +35,10 @@ def make_engine(settings: EngineSettings, gate: EndpointGate | None = None, api_
         from tasks.llm.vllm_engine import VLLMEngine
 
         return VLLMEngine(settings)
+    if settings.kind == "openai_batch":
+        from tasks.llm.batch_engine import OpenAIBatchEngine
+
+        return OpenAIBatchEngine(settings, gate=gate)
     if settings.kind == "local":
         from tasks.llm.local_engine import LocalServerEngine
 
@@ -62,6 +66,8 @@ class LLMClient:
     def engine(self) -> Engine:
         if self._engine is None:
             self._engine = self._factory(self.settings)
+            if hasattr(self._engine, "bind"):  # the batch engine keeps its ledger in this cache
+                self._engine.bind(self.cache, self.run_id, self.stage)
         return self._engine
 
     def close(self) -> None:
@@ -162,6 +168,18 @@ class LLMClient:
         finally:
             sink.finish()
         self.stats["samples_failed"] += total - done
+
+    def collect_batches(self) -> tuple[int, int]:
+        """Store every finished Batch API batch of this engine: (collected, still open)."""
+        collect = getattr(self.engine, "collect_pending", None)
+        if collect is None:
+            return 0, 0
+
+        def on_samples(job: Job, keys: list[str], samples: list[Sample], call: dict) -> None:
+            self.cache.put(dict(zip(keys, samples)), self.settings.model, self._tag(call))
+            self.stats["samples_generated"] += len(samples)
+
+        return collect(on_samples, lambda call: self.cache.log_call(self._tag(call)))
 
     def _tag(self, call: dict) -> dict:
         return {**call, "run_id": self.run_id, "stage": self.stage}

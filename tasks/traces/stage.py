@@ -24,6 +24,7 @@ from tasks.llm.dialects import reasoning_channel
 from tasks.llm.preflight import teacher_preflight
 from tasks.runs import Funnel
 from tasks.stage import StageContext
+from tasks.traces import store
 from tasks.traces.filters import Checked, check_response, has_reasoning
 from tasks.verify import spec_of
 from warehouse.lake import Lake
@@ -53,25 +54,8 @@ class TracesReport:
 
 
 def select_prompts(lake: Lake, settings: TracesSettings) -> list[dict]:
-    bands = settings.bands or ["__none__"]
-    rewritten = "OR r.prompt_id IS NOT NULL" if settings.include_rewritten else ""
-    limit = f"LIMIT {int(settings.limit)}" if settings.limit else ""
-    return lake.query(
-        f"""
-        WITH d AS (SELECT prompt_id, any_value(band) AS band, any_value(label) AS label
-                   FROM difficulty GROUP BY prompt_id),
-             r AS (SELECT prompt_id, rewritten_problem, answer FROM rewrites WHERE status = 'accepted')
-        SELECT p.prompt_id, coalesce(r.rewritten_problem, p.problem) AS problem,
-               coalesce(r.answer, p.answer, d.label) AS label, p.domain, p.extra
-        FROM prompts p LEFT JOIN d USING (prompt_id) LEFT JOIN r USING (prompt_id)
-        WHERE (d.band IN ({', '.join('?' * len(bands))}) {rewritten})
-          AND NOT EXISTS (SELECT 1 FROM duplicates x WHERE x.prompt_id = p.prompt_id)
-          AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = p.prompt_id)
-          AND NOT EXISTS (SELECT 1 FROM traces t WHERE t.prompt_id = p.prompt_id AND t.teacher = ?)
-        ORDER BY p.ingested_at, p.prompt_id {limit}
-        """,
-        [*bands, settings.teacher.model],
-    ).to_pylist()
+    return store.select_prompts(lake, settings.bands, settings.include_rewritten, settings.teacher.model,
+                                settings.limit)
 
 
 def build_request(settings: TracesSettings, problem: str) -> LLMRequest:
