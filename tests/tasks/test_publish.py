@@ -153,7 +153,15 @@ def test_manifest_records_lineage_counts_files_and_the_run(warehouse):
         assert hashlib.sha256((path / relative).read_bytes()).hexdigest() == entry["sha256"]
     assert manifest["sha256"] == row["sha256"] == releases.aggregate_sha256(manifest["files"])
     card = (path / "README.md").read_text()
-    assert card.startswith("---\nlicense: other\n") and "path: data/train-*" in card and "| duplicate | 2 |" in card
+    assert card.startswith("---\n") and "path: data/train-*" in card and "| duplicate | 2 |" in card
+    from huggingface_hub import DatasetCard
+
+    meta = DatasetCard(card).data  # the Hub's own parser reads what the Hub shows
+    assert (meta.license, meta.language, meta.size_categories) == ("other", ["en"], ["n<1K"])
+    assert [f["name"] for f in meta.dataset_info["features"]] == [
+        "messages", "prompt_id", "source", "domain", "difficulty", "tokens", "student_tokens", "teacher",
+        "sample_index", "rewritten", "repeat"]
+    assert meta.dataset_info["splits"] == [{"name": "train", "num_examples": 20}]
 
 
 RELEASE_FILES = ["data/train-00000-of-00003.parquet", "data/train-00001-of-00003.parquet",
