@@ -20,6 +20,7 @@ from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.monitoring import publish_curate_artifacts
 from flows.runtime.task_runners import parse
 from schemas.config import PipelineConfig, load_config
+from tasks.llm.budget import within_run
 from tasks.llm.local_engine import engines_in, pointed_at, shared_local_server, with_engines
 from tasks.stage import check_inputs, choose, stage
 from warehouse.home import Home
@@ -49,21 +50,24 @@ def curate_flow(
         settings = {name: stage(name).settings_of(config) for name in chosen}
         local = [e for s in settings.values() for e in engines_in(s)]
         with shared_local_server(local) as base_url:
-            results = run_stages(settings, home, task_runner, base_url)
+            results = run_stages(settings, home, task_runner, base_url, config.budget_usd)
         with Lake(resolved, read_only=True) as lake:
             monitoring = publish_curate_artifacts(results, lake)
     return {"stages": results, **monitoring}
 
 
 def run_stages(settings: dict[str, BaseModel], home: str | None, task_runner: str | None,
-               base_url: str | None) -> dict[str, dict]:
+               base_url: str | None, budget_usd: float | None = None) -> dict[str, dict]:
     """Each stage's subflow (flows/<stage>.py `subflow`) in registry order, `local` engines
     pointed at the run's one bundled server; a stage with nothing to do says why."""
     results: dict[str, dict] = {}
+    spent = 0.0  # the run's budget: each LLM stage gets what the stages before it left
     for name, stage_settings in settings.items():
         if reason := stage(name).skip_reason(stage_settings):
             results[name] = {"skipped": reason}
             continue
-        stage_settings = with_engines(stage_settings, lambda engine: pointed_at(engine, base_url))
+        stage_settings = with_engines(stage_settings, lambda engine: within_run(pointed_at(engine, base_url),
+                                                                                budget_usd, spent))
         results[name] = import_module(f"flows.{name}").subflow(stage_settings, home, task_runner)
+        spent += float((results[name].get("llm") or {}).get("cost_usd") or 0.0)
     return results

@@ -82,6 +82,9 @@ class PipelineConfig(Settings):
     rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
     traces: TracesSettings = Field(default_factory=TracesSettings)
     publish: PublishSettings = Field(default_factory=PublishSettings)
+    budget_usd: float | None = Field(
+        None, gt=0, description="Most the whole run may spend on LLM calls (each engine's own budget_usd also holds)."
+    )
     warehouse: WarehouseSettings | None = Field(
         None, description="Catalog binding for the home (stored there on first use); unset: keep the home's."
     )

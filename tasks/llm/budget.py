@@ -57,3 +57,12 @@ class Budget:
             return f"{who}: budget_usd is set but no price is known for this model: add it under prices:"
         return (f"{who}: budget of ${self.cap:.4f} reached (spent ${self.spent:.4f}); answers so far are kept, "
                 f"rerun with a higher budget_usd to continue")
+
+
+def within_run(engine, run_cap: float | None, spent: float):
+    """An engine's settings capped by what is left of the run's budget (tasks.llm for flows/curate)."""
+    if run_cap is None:
+        return engine
+    left = max(run_cap - spent, 0.0)  # 0 stops before the first request (not validated: copy)
+    own = engine.budget_usd if engine.budget_usd is not None else left
+    return engine.model_copy(update={"budget_usd": min(own, left)})

@@ -195,3 +195,15 @@ def test_local_engine_passes_the_reasoning_parser_and_server_args_to_vllm():
                                           server_args=["--max-model-len", "8192", "--enforce-eager"]))
     assert config.model == "/models/qwq" and config.max_model_len == 8192
     assert config.extra_args == ("--enforce-eager", "--reasoning-parser", "deepseek_r1")
+
+
+def test_run_budget_caps_each_engine_by_what_earlier_stages_left():
+    from tasks.llm.budget import Budget, within_run
+
+    engine = EngineSettings(kind="openai", model="o4-mini", budget_usd=3.0)
+    assert within_run(engine, None, 9.0) is engine
+    assert within_run(engine, 10.0, 8.5).budget_usd == 1.5 and within_run(engine, 10.0, 1.0).budget_usd == 3.0
+    spent_all = Budget(within_run(engine, 10.0, 10.0).budget_usd)
+    assert spent_all.reserve(priced=True) is None and spent_all.stopped  # nothing left: not one request
+    unpriced = Budget(1.0)
+    assert unpriced.reserve(priced=False) is None and "no price" in unpriced.message("traces")
