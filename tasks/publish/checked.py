@@ -80,7 +80,10 @@ def decontamination(runs: list[dict], inventory: list[dict], unchecked: int, rel
         "check_key": params.get("check_key"),
         "runs": [r["run_id"] for r in runs],
         "unchecked_prompts": unchecked,
-        "siblings_by_benchmark": siblings,
+        "siblings_by_benchmark": siblings,  # prompts with a `sibling` row (dropped by publish)
+        # What the decontaminate run found, whatever its policy (keep and review write no rows).
+        "sibling_policy": settings.get("sibling_policy"),
+        "siblings_found_by_benchmark": stats.get("siblings") or {},
         "recheck": {"status": SKIPPED, "targets": []},
     }
     if status == PARTIAL:
