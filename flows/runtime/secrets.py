@@ -11,10 +11,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from schemas.errors import UserError
-from tasks.llm.local_engine import engines_in
 
 
 def secret_names(settings: BaseModel) -> list[str]:
+    if "api_key_secret" not in settings.model_dump_json(exclude_none=True):
+        return []  # no engine names a block: skip loading the engines (the OpenAI SDK import takes seconds)
+    from tasks.llm.local_engine import engines_in
+
     return sorted({e.api_key_secret for e in engines_in(settings) if e.api_key_secret})
 
 
