@@ -368,29 +368,37 @@ class Lake:
         return self.con.execute(sql, params or []).fetch_arrow_table()
 
 
-_READ_ONLY_TYPES = {"SELECT", "EXPLAIN", "PRAGMA"}
+def run_read_only(lake: Lake, sql: str, *, allow_files: bool = True) -> pa.Table:
+    """Run user SQL (`teachable sql`) that may only read, on a locked connection of its own (see
+    warehouse.readonly); every statement must be allowed, the last one's result is returned.
+    `allow_files=False`: local files are not readable either, only the lake's tables."""
+    with read_only_sql(lake.home, lake.binding, allow_files=allow_files) as session:
+        return session.run(sql)
 
 
-def run_read_only(lake: Lake, sql: str) -> pa.Table:
-    """Run user SQL that may only read; the last statement's result is returned."""
+def read_only_sql(home: Home, binding: WarehouseSettings, allow_files: bool = True):  # -> ReadOnlySql
+    """A locked connection for user SQL on the home's catalog (warehouse.readonly.ReadOnlySql)."""
+    from warehouse.readonly import ReadOnlySql  # loaded by `teachable sql` only
+
+    return ReadOnlySql(lambda con: attach_for_user_sql(con, home, binding), allow_files=allow_files)
+
+
+def attach_for_user_sql(con: duckdb.DuckDBPyConnection, home: Home, binding: WarehouseSettings) -> list[str]:
+    """Attach the catalog READ_ONLY as `lake` on `con`, its extensions LOADed from the wheels by
+    path (nothing is installed); the folders its data files may be read from: where the catalog
+    records them and where this home keeps them."""
     try:
-        statements = lake.con.extract_statements(sql)
+        for name in ("ducklake", "postgres") if binding.is_postgres else ("ducklake",):
+            con.execute(f"LOAD {sql_literal(str(extension_path(name)))}")
+        con.execute(attach_sql(home, binding, read_only=True))
+        con.execute(f"USE {CATALOG}")
     except duckdb.Error as exc:
-        raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
-    if not statements:
-        raise UserError("no SQL statement given")
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in _READ_ONLY_TYPES:
-            raise UserError(f"only read-only queries are allowed here (got {kind})")
-    result = None
-    try:
-        for statement in statements:
-            result = lake.con.execute(statement.query).fetch_arrow_table()
-    except duckdb.Error as exc:
-        raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
-    assert result is not None
-    return result
+        error = open_error(home, binding, exc)
+        if error is None:
+            raise
+        raise error from None
+    recorded = con.execute(f"SELECT value FROM {CATALOG}.options() WHERE option_name = 'data_path'").fetchall()
+    return sorted({home.data_path(binding), *(row[0] for row in recorded if row[0])})
 
 
 def to_json_rows(table: pa.Table) -> str:
