@@ -78,11 +78,12 @@ def test_maintain_after_200_small_commits(home, tmp_path: Path):
         assert set(releases.values()) <= kept
         assert len(kept) < 50  # the other ~400 old snapshots are gone
         run = lake.query("SELECT stats FROM runs WHERE stage = 'maintain'").to_pylist()
-    assert len(run) == 1 and json.loads(run[0]["stats"])["orphans_deleted"] >= 1
+    stats = json.loads(run[0]["stats"]) if len(run) == 1 else {}
+    assert stats["orphans_deleted"] >= 1 and stats["files_before"] == before and stats["files_after"] == after
     for ref in releases:
         verified = run_cli(None, "--home", str(home.root), "datasets", "verify", ref, cwd=tmp_path, timeout=120)
         assert verified.returncode == 0, verified.stdout + verified.stderr
-    print(f"data files {before} -> {after}; snapshots -> {len(kept)}")  # figures for the README
+    print(f"data files {before} -> {after}; snapshots {stats['snapshots_before']} -> {len(kept)}")  # README figures
 
 
 def test_dry_run_changes_nothing(home, tmp_path: Path):
