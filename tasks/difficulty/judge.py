@@ -37,7 +37,7 @@ RATING_PROMPT = """How difficult is this problem for a strong student? Rate it f
 Problem:
 {problem}"""
 _JUDGEMENT = re.compile(r"\b(INCORRECT|CORRECT)\b")
-_RATING = re.compile(r"RATING:\s*(10|[1-9])\b\s*(?:\|\s*(.*))?", re.I)
+_RATING = re.compile(r"RATING:\s*(10|[1-9])\b\s*(?:\|\s*(.*))?", re.IGNORECASE)
 MAX_RESPONSE_CHARS = 6000  # the judge sees the end of a long response, where the answer is
 
 

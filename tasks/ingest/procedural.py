@@ -438,8 +438,7 @@ def _self_check(record: dict) -> bool:
     """Substitute the answer back into the problem (word problems are verified by construction)."""
     kind, problem, answer = record["kind"], record["problem"], record["answer"]
     if kind == "code":
-        namespace: dict = {}
-        exec(record["test"], namespace)  # the tests are data we generated: check them on themselves
+        ast.parse(record["test"])  # the hidden tests are valid Python
         return answer is None and record["entry_point"] in problem and "assert candidate" in record["test"]
     if kind == "choice":
         expression = problem.split("equals ", 1)[1].split("?", 1)[0]

@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.llm import LLMRequest, Message
 from schemas.errors import UserError
+from schemas.llm import LLMRequest, Message
 from schemas.traces import RewriteSettings
 from tasks.llm.base import Engine
 from tasks.llm.cache import Sample

@@ -42,7 +42,7 @@ def answer(messages: list[dict], index: int):
     if "Write add" in text:
         return GOOD if right else BAD
     if "print their sum" in text:
-        return "```python\na, b = map(int, input().split())\nprint(a + b if %s else a * b)\n```" % right
+        return f"```python\na, b = map(int, input().split())\nprint(a + b if {right} else a * b)\n```"
     if "Capital" in text:
         return "The answer is \\boxed{B}." if right else "I think (A)."
     if "Riemann" in text:
@@ -108,9 +108,9 @@ def test_a_reference_model_labels_what_has_no_answer(pool, home):
 
 
 def test_an_outage_bands_nothing_and_fails_then_a_healthy_run_bands_all(pool, home):
-    with FakeOpenAI(answer, status=503) as down:
-        with pytest.raises(UserError, match=r"difficulty: \d+ of \d+ samples failed .*left unbanded"):
-            score(pool, home, settings(down.base_url))
+    failed = pytest.raises(UserError, match=r"difficulty: \d+ of \d+ samples failed .*left unbanded")
+    with FakeOpenAI(answer, status=503) as down, failed:
+        score(pool, home, settings(down.base_url))
     assert pool.query("SELECT count(*) FROM difficulty").column(0)[0].as_py() == 0
     with FakeOpenAI(answer) as up:
         score(pool, home, settings(up.base_url))

@@ -50,9 +50,9 @@ def test_only_answer_domains_are_rewritten(pool, home):
 
 
 def test_an_outage_decides_nothing_and_fails_in_one_line(pool, home):
-    with FakeOpenAI(rewriter, status=503) as down:
-        with pytest.raises(UserError, match=r"rewrite: 2 of 2 samples failed .* 1 prompts left for the next run"):
-            run_rewrite(pool, settings(down.base_url), "rewrite-1", home.cache / "llm.sqlite")
+    failed = pytest.raises(UserError, match=r"rewrite: 2 of 2 samples failed .* 1 prompts left for the next run")
+    with FakeOpenAI(rewriter, status=503) as down, failed:
+        run_rewrite(pool, settings(down.base_url), "rewrite-1", home.cache / "llm.sqlite")
     assert pool.query("SELECT count(*) FROM rewrites").column(0)[0].as_py() == 0
     with FakeOpenAI(rewriter) as up:
         assert run_rewrite(pool, settings(up.base_url), "rewrite-2", home.cache / "llm.sqlite").accepted == 1
