@@ -104,3 +104,41 @@ def test_no_import_cycles():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+SQL = __import__("re").compile(r"\b(SELECT\b[\s\S]*\bFROM|INSERT\s+INTO|DELETE\s+FROM|UPDATE\s+\w+\s+SET|CREATE\s+(TABLE|VIEW))\b",
+                               __import__("re").IGNORECASE)
+
+
+def sql_strings(path: Path) -> list[int]:
+    """Lines of string literals that hold SQL statements (docstrings aside)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    shown = {id(k.value) for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == "help"}  # CLI help text
+    lines = []
+    for node in ast.walk(tree):
+        if id(node) in shown:
+            continue
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            text = node.value
+        else:
+            continue
+        if SQL.search(text):
+            lines.append(node.lineno)
+    return lines
+
+
+SHOWN_TO_USERS = {Path("tasks/publish/card.py")}  # the dataset card's DuckDB example, text for readers
+
+
+def test_sql_lives_in_store_modules_and_warehouse():
+    """A stage's SQL is in its store.py (or warehouse/), never in stage logic or flows."""
+    files = [p for p in (REPO / "flows").rglob("*.py")]
+    files += [p for stage in STAGE_PACKAGES for p in (REPO / "tasks" / stage).rglob("*.py") if p.name != "store.py"]
+    offenders = {str(p.relative_to(REPO)): lines for p in sorted(files)
+                 if (lines := sql_strings(p)) and p.relative_to(REPO) not in SHOWN_TO_USERS}
+    assert offenders == {}

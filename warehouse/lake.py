@@ -60,10 +60,6 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.execute(f"LOAD {stem}")
 
 
-def load_ducklake(con: duckdb.DuckDBPyConnection) -> None:
-    load_extension(con, "ducklake")
-
-
 def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
@@ -362,6 +358,10 @@ class Lake:
         return int(row[0])
 
     def count(self, table: str) -> int:
+        """Rows of a table; 0 for a table this home does not have yet (a read-only open of a home
+        written by an older version cannot create the tables added since)."""
+        if not self.columns(table):
+            return 0
         return int(self.con.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0])
 
     def query(self, sql: str, params: Sequence[object] | None = None) -> pa.Table:

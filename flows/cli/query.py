@@ -18,15 +18,17 @@ def sql_command(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="SQL; tables are in the current schema (SELECT * FROM prompts).")],
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    no_files: Annotated[bool, typer.Option("--no-files", envvar="TEACHABLE_SQL_NO_FILES",
+                                           help="Only the warehouse's tables: reading local files is refused too.")] = False,
 ) -> None:
-    """Run a read-only SQL query against the warehouse."""
+    """Run a read-only SQL query against the warehouse (statements that write anything are refused)."""
     from flows.cli.common import home_of
     from flows.cli.console import print_arrow
     from warehouse.home import Home
     from warehouse.lake import Lake, run_read_only
 
     with Lake(Home.resolve(home_of(ctx)), read_only=True) as lake:
-        print_arrow(run_read_only(lake, query), format.value)
+        print_arrow(run_read_only(lake, query, allow_files=not no_files), format.value)
 
 
 def status_command(ctx: typer.Context) -> None:
