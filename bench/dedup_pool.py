@@ -71,10 +71,16 @@ def _renumber(text: str, rng: np.random.Generator) -> str:
 
 
 def _splice(a: str, b: str) -> str | None:
+    """First half of a's sentences, last half of b's; None unless each side is at least 40% of
+    the words (else it is mostly one seed: a near copy, not a new problem)."""
     first, second = _SENTENCE.split(a), _SENTENCE.split(b)
     if len(first) < 2 or len(second) < 2:
         return None
-    return " ".join(first[: len(first) // 2] + second[len(second) // 2 :])
+    head, tail = " ".join(first[: len(first) // 2]), " ".join(second[len(second) // 2 :])
+    words_head, words_tail = len(head.split()), len(tail.split())
+    if min(words_head, words_tail) < 0.4 * (words_head + words_tail):
+        return None
+    return head + " " + tail
 
 
 def _one_word(text: str, rng: np.random.Generator) -> str | None:
@@ -99,7 +105,21 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
     texts = [s.problem for s in seeds][:n]
     answers = [s.answer for s in seeds][:n]
     kind = ["seed"] * len(texts)
-    family = list(range(len(texts)))
+    from tasks.text import normalize_text
+
+    # The seeds hold copies (AIME problems in the MATH pool too, reformatted): one family per
+    # normalised text, and per (answer, numbers) when a text has three or more numbers.
+    first_of: dict[object, int] = {}
+    family = []
+    for i, (text, answer) in enumerate(zip(texts, answers)):
+        numbers = tuple(sorted(_NUMBER.findall(text)))
+        same = first_of.get(normalize_text(text))
+        if same is None and len(numbers) >= 3 and answer:
+            same = first_of.get((answer.strip(), numbers))
+        family.append(i if same is None else same)
+        first_of.setdefault(normalize_text(text), family[-1])
+        if len(numbers) >= 3 and answer:
+            first_of.setdefault((answer.strip(), numbers), family[-1])
     seen = set(texts)
     templates = [i for i, s in enumerate(seeds) if len(_NUMBER.findall(s.problem)) >= 2]
 

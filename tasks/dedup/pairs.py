@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import ast
+import math
+import re
+
 import numpy as np
 
 from tasks.dedup.shingles import ShingleKind, shingle
-from tasks.verify import answers_equivalent
+from tasks.verify import answers_equivalent, canonical_answer
 
 CHUNK_PAIRS = 20_000
 
@@ -83,6 +87,64 @@ def keep_similar(
     return Verified(np.concatenate(edges), np.concatenate(sims), rejected)
 
 
+_LATEX = [(re.compile(p), r) for p, r in (
+    (r"\\[dt]?frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))"), (r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)"),
+    (r"\\sqrt(\d)", r"sqrt(\1)"), (r"\\pi", "pi"), (r"\\(cdot|times)", "*"), (r"\^\{([^{}]*)\}", r"**(\1)"),
+    (r"\^(?!\{)", "**"),
+)]
+_IMPLICIT = re.compile(r"(?<=[\d)i])\s*(?=[(sp])")  # 2sqrt(3), 2pi, )( -> explicit products
+_BINARY = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y, ast.Mult: lambda x, y: x * y,
+           ast.Div: lambda x, y: x / y}
+
+
+def _evaluate(node: ast.AST) -> float:
+    """Floats only, a bounded power: no Python eval of answer text."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if isinstance(node, ast.Name) and node.id == "pi":
+        return math.pi
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _evaluate(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sqrt" and len(node.args) == 1:
+        return math.sqrt(_evaluate(node.args[0]))
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        return _BINARY[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        base, exponent = _evaluate(node.left), _evaluate(node.right)
+        if abs(exponent) > 64:
+            raise ValueError("power too large")
+        return math.pow(base, exponent)
+    raise ValueError("not a plain number")
+
+
+def numeric_value(answer: str) -> float | None:
+    """The value of a plain numeric answer in simple LaTeX (fractions, roots, pi), or None:
+    decides most answer pairs without a math-verify round trip; the rest go to tasks.verify."""
+    text = canonical_answer(answer)
+    for _ in range(3):  # nested \\frac{\\sqrt{2}}{2}: inner groups first
+        for pattern, repl in _LATEX:
+            text = pattern.sub(repl, text)
+    text = _IMPLICIT.sub("*", text.replace(" ", "").replace("{", "(").replace("}", ")"))
+    if len(text) > 60 or not re.fullmatch(r"[\d.+\-*/()a-z]*", text) or re.search(r"[a-z]", re.sub(r"sqrt|pi", "", text)):
+        return None
+    try:
+        value = _evaluate(ast.parse(text, mode="eval").body)
+    except (SyntaxError, ValueError, TypeError, ZeroDivisionError, OverflowError, RecursionError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _equivalent(a: str, b: str) -> bool:
+    """Plain numbers go to tasks.verify directly (its own tolerance, no math-verify needed);
+    LaTeX values that evaluate here skip the math-verify round trip."""
+    if "\\" in a + b or "^" in a + b:
+        x, y = numeric_value(a), numeric_value(b)
+        if x is not None and y is not None:
+            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+    return answers_equivalent(a, b)
+
+
 class AnswerCheck:
     """Whether two reference answers rule a merge out: both present and not equivalent
     (tasks.verify: numbers, canonical forms, math-verify, else normalised strings). Verdicts
@@ -105,7 +167,7 @@ class AnswerCheck:
         if not todo:
             return
         with ThreadPoolExecutor(self.threads) as pool:
-            for key, same in zip(todo, pool.map(lambda k: answers_equivalent(*k), todo)):
+            for key, same in zip(todo, pool.map(lambda k: _equivalent(*k), todo)):
                 self._seen[key] = not same
 
     def differ(self, a: str | None, b: str | None) -> bool:
@@ -113,7 +175,7 @@ class AnswerCheck:
         if key is None:
             return False
         if key not in self._seen:
-            self._seen[key] = not answers_equivalent(*key)
+            self._seen[key] = not _equivalent(*key)
         return self._seen[key]
 
 

@@ -5,6 +5,7 @@ are not merged; the reason is counted. Real warehouse, real tasks.verify equival
 from collections import Counter
 
 import numpy as np
+import pytest
 
 from tasks.dedup.pairs import AnswerCheck, Verified, answer_guard
 from tests.tasks.test_dedup_stage import add, dedup, duplicates
@@ -86,3 +87,15 @@ def test_incremental_pool_prompt_with_another_answer_is_kept(lake, tmp_path):
     found = duplicates(lake)
     assert later[0] not in found and found[later[1]][0] == first[0]
     assert report.pool_before == 1 and report.rejected["answers_differ"] >= 1
+
+
+def test_simple_latex_values_are_decided_without_math_verify(monkeypatch):
+    import tasks.dedup.pairs as pairs
+
+    assert pairs.numeric_value("-\\frac{\\sqrt{2}}{2}") == pytest.approx(-(2**0.5) / 2)
+    assert pairs.numeric_value("2\\pi") == pytest.approx(6.283185307)
+    for unknown in ("x+1", "(1,2)", "10^{10^{10}}", "\\text{Evelyn}", "e^2"):
+        assert pairs.numeric_value(unknown) is None
+    monkeypatch.setattr(pairs, "answers_equivalent", lambda a, b: pytest.fail(f"math-verify asked for {a}, {b}"))
+    check = AnswerCheck()
+    assert not check.differ("\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}") and check.differ("\\frac{\\pi}{2}", "\\frac{\\pi}{3}")
