@@ -7,6 +7,7 @@ normalised hash and stable id. It returns a tuple in `PROMPT_COLUMNS` order or a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from tasks.ingest.fields import PROBLEM_FIELDS, prompt_id
 from tasks.readers.files import Bad, TooDeep, clip, dumps, exact_dumps
@@ -16,6 +17,8 @@ from tasks.verify.domains import VERIFY_KEY, choice_answer, parse_choices, rende
 from tasks.verify.extract import ANSWER_FIELDS, extract_answer
 
 DEFAULT_DOMAIN = "math"
+# Answer texts repeat across a pool (variants of one template share their rationale): extract once.
+_extract_text = lru_cache(maxsize=1 << 15)(extract_answer)
 CHOICES_FIELDS = ("choices", "options")
 # Fields that make a record without a domain a code record (HumanEval, MBPP, APPS/TACO, CodeContests, LCB).
 CODE_MARKERS = ("entry_point", "test_list", "input_output", "public_tests", "public_test_cases")
@@ -100,7 +103,7 @@ class RecordMapper:
             return Bad(*problem_error, _raw(record))
         answer_name, answer_value = self._answer(record)
         try:
-            answer, answer_raw = extract_answer(answer_value)
+            answer, answer_raw = (_extract_text if type(answer_value) is str else extract_answer)(answer_value)
         except TypeError as exc:
             return Bad("wrong_type", f"answer field {answer_name!r} is {exc}", _raw(record))
         source_id = self._source_id(record, position)

@@ -243,7 +243,15 @@ class Opened:
     reader: FileReader | None = None
 
     def finish(self) -> str | None:
-        return self.reader.finish_hash() if self.reader is not None else None
+        """Close the file; the digest of what was read (of the whole file)."""
+        if self.reader is None:
+            return None
+        self.reader.close()
+        return self.reader.finish_hash()
+
+    def close(self) -> None:
+        if self.reader is not None:
+            self.reader.close()
 
     def changed(self) -> bool:
         return self.reader is not None and self.reader.changed()
@@ -259,14 +267,7 @@ def read_unit(unit: SourceUnit, split: str, hf_config: str | None) -> Opened:
 
         return Opened(*read_hf(unit.location, split, hf_config))
     reader = FileReader(Path(unit.location))
-
-    def items() -> Iterator[Item]:
-        try:
-            yield from FILE_READERS[unit.format](reader)
-        finally:
-            reader.close()
-
-    return Opened(items(), reader.position, reader)
+    return Opened(FILE_READERS[unit.format](reader), reader.position, reader)
 
 
 def unit_size(unit: SourceUnit) -> int | None:

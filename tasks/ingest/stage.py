@@ -30,7 +30,7 @@ from tasks.failpoints import failpoint
 from tasks.ingest import store
 from tasks.ingest.fields import ID_SEPARATOR
 from tasks.ingest.mapping import PROMPT_COLUMNS, RecordMapper
-from tasks.ingest.sources import SourceUnit, read_unit, resolve_units, unit_size
+from tasks.ingest.sources import Opened, SourceUnit, read_unit, resolve_units, unit_size
 from tasks.progress import progress
 from tasks.readers.files import Bad, sniff_json_kind
 from tasks.runs import Funnel, now
@@ -105,7 +105,7 @@ class _Batch:
 
     def _table(self, names: tuple[str, ...], rows: list[tuple], stamp: str) -> pa.Table:
         n = len(rows)
-        columns = {name: pa.array(values) for name, values in zip(names, zip(*rows))}
+        columns = {name: pa.array(values, pa.string()) for name, values in zip(names, zip(*rows))}
         constant = {k: _constant(v, n) for k, v in
                     (("source", self.source), ("source_file", self.source_file), ("run_id", self.run_id))}
         return pa.table({**columns, **constant, stamp: _timestamps(now(), n)})
@@ -157,13 +157,27 @@ def _spooled(unit: SourceUnit, source: SourceConfig) -> Iterator[SourceUnit]:
 def _read_into(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: IngestSettings,
                stats: UnitStats, batch: _Batch) -> str | None:
     """Read the unit into `batch` (flushing as it fills); returns the content sha256."""
-    mapper = _mapper(unit, source, settings)
-    word = _POSITION_WORD.get(unit.format, "row")
     opened = read_unit(unit, source.split, source.hf_config)
     sink = progress()
     sink.start(f"{source.name}: {unit.source_file}", unit_size(unit))
+    try:
+        _consume(lake, opened, _mapper(unit, source, settings), _POSITION_WORD.get(unit.format, "row"),
+                 settings.batch_size, stats, batch, sink)
+        sha = opened.finish()
+    finally:
+        opened.close()
+    if opened.changed():
+        raise _FileChanged(f"{unit.location} changed while it was read")
+    sink.update(opened.position(), read=stats.read)
+    sink.finish()
+    return sha
+
+
+def _consume(lake: Lake, opened: Opened, mapper: RecordMapper, word: str, batch_size: int,
+             stats: UnitStats, batch: _Batch, sink) -> None:
+    """The hot loop: locals only, one mapper call per record."""
     good, read, pending, reasons, add, map_record = 0, 0, 0, stats.reasons, batch.prompts.append, mapper.map
-    for location, record in opened.items:  # the hot loop: locals only, one call per record
+    for location, record in opened.items:
         read += 1
         pending += 1
         row = record if type(record) is Bad else map_record(record, location)
@@ -174,20 +188,14 @@ def _read_into(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: Ing
             where = location if type(record) is Bad else f"{word} {location}"
             batch.add_bad(where, row)
             reasons[row.reason] += 1
-        if pending >= settings.batch_size:
+        if pending >= batch_size:
             stats.ingested += batch.flush(lake)
             add, pending = batch.prompts.append, 0
             failpoint("ingest.batch")  # rows written, transaction not committed
         if read % PROGRESS_EVERY == 0:
             sink.update(opened.position(), read=read)
     stats.read = read
-    sha = opened.finish()
-    if opened.changed():
-        raise _FileChanged(f"{unit.location} changed while it was read")
-    stats.unchanged = good  # minus what the flushes stored, below
-    sink.update(opened.position(), read=read)
-    sink.finish()
-    return sha
+    stats.unchanged = good  # minus what the flushes store (the caller subtracts)
 
 
 def _record(lake: Lake, unit: SourceUnit, fmt: str, source: SourceConfig, stats: UnitStats, run_id: str,
