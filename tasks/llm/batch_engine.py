@@ -62,19 +62,22 @@ class OpenAIBatchEngine(OpenAIEngine):
     def run(self, jobs: list[Job], on_samples: SamplesCallback, on_call: CallCallback) -> None:
         if self.ledger is None:
             raise LLMFatalError("openai_batch needs the response cache (run it through LLMClient)")
+        deadline = time.monotonic() + self.settings.batch_wait_s
         with self._client() as client:
-            self.collect(client, on_samples, on_call)
-            waiting = self._pending_keys()
-            todo = [j for j in jobs if not set(j.keys) & waiting]
-            answered = self.ledger.get_many([k for j in todo for k in j.keys])
-            todo = [Job(j.request, [k for k in j.keys if k not in answered]) for j in todo]
-            todo = [j for j in todo if j.keys]
-            if todo:
-                self._submit(client, todo)
-            deadline = time.monotonic() + self.settings.batch_wait_s
-            while self._open_batches() and time.monotonic() < deadline:
-                time.sleep(self.settings.batch_poll_s)
+            while True:
                 self.collect(client, on_samples, on_call)
+                self._submit_missing(client, jobs)  # failed or expired requests go out again
+                if not self._open_batches() or time.monotonic() >= deadline:
+                    return
+                time.sleep(self.settings.batch_poll_s)
+
+    def _submit_missing(self, client: openai.OpenAI, jobs: list[Job]) -> None:
+        waiting = self._pending_keys()
+        answered = self.ledger.get_many([k for j in jobs for k in j.keys])
+        todo = [Job(j.request, [k for k in j.keys if k not in answered]) for j in jobs if not set(j.keys) & waiting]
+        todo = [j for j in todo if j.keys]
+        if todo:
+            self._submit(client, todo)
 
     # --- submit -------------------------------------------------------------------------------
     def _submit(self, client: openai.OpenAI, jobs: list[Job]) -> None:

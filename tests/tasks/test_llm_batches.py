@@ -47,15 +47,13 @@ def synchronous(tmp_path) -> list:
 def test_partial_failure_is_resubmitted_and_every_request_answered_once(tmp_path, lake):
     with FakeBatchAPI(FakeOpenAI(answer), fail_share=0.1) as api:
         llm = client(tmp_path, api.base_url)
-        first = llm.samples(requests(), n=2)
-        missing = sum(row[0] is None for row in first)
-        assert 0 < missing < 20  # ~10% failed in the batch's error file
-        second = llm.samples(requests(), n=2)
+        got = llm.samples(requests(), n=2)  # waits: collects, resubmits the failed, collects again
         llm.flush(lake)
-    assert all(s is not None for row in second for s in row)
+    missing = len(api.failed_once)
+    assert all(s is not None for row in got for s in row) and 0 < missing < 20
     assert sorted(api.lines_answered) == sorted(set(api.lines_answered)) and len(api.lines_answered) == 20
     assert len(api.batches) == 2 and len(submitted_bodies(api)) == 20 + missing
-    assert second == synchronous(tmp_path)  # the same answers as the synchronous engine
+    assert got == synchronous(tmp_path)  # the same answers as the synchronous engine
     states = lake.query("SELECT batch_ref, status, collected FROM llm_batches WHERE collected").to_pylist()
     assert len(states) == 2 and {s["status"] for s in states} == {"completed"}
     errors = lake.query("SELECT count(*) FROM llm_calls WHERE status = 'error' AND error = 'batch: status 500'")
@@ -64,11 +62,10 @@ def test_partial_failure_is_resubmitted_and_every_request_answered_once(tmp_path
 
 def test_an_expired_batch_keeps_what_finished_and_resubmits_the_rest(tmp_path):
     with FakeBatchAPI(FakeOpenAI(answer), expire={0}) as api:
-        llm = client(tmp_path, api.base_url)
-        first = llm.samples(requests(10), n=1)
-        assert sum(row[0] is not None for row in first) == 5
-        assert all(row[0] is not None for row in llm.samples(requests(10), n=1))
-    assert len(submitted_bodies(api)) == 15
+        got = client(tmp_path, api.base_url).samples(requests(10), n=1)
+    assert all(row[0] is not None for row in got)
+    assert [b["status"] for b in api.batches.values()] == ["expired", "completed"]
+    assert len(submitted_bodies(api)) == 15 and len(api.lines_answered) == 10
 
 
 def test_submit_and_return_then_a_later_run_collects(tmp_path):

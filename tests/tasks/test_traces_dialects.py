@@ -134,3 +134,34 @@ def test_budget_cap_stops_cleanly_and_a_rerun_gives_the_uncapped_release(tmp_pat
         run(capped_home, free, names=("traces", "publish"))  # a higher budget (none) continues
     assert calls(capped_home)["requests"] == calls(tmp_path / "uncapped")["requests"]
     assert release(capped_home) == release(tmp_path / "uncapped")
+
+
+def test_batch_teacher_with_failures_and_a_sigkill_gives_the_synchronous_release(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.fake_batches import FakeBatchAPI
+
+    answers = oracle(procedural_answers(SPEC))
+    (tmp_path / "sync").mkdir()
+    with FakeOpenAI(answers, dialect="vllm_parser") as fake:
+        run(tmp_path / "sync" / "home", config(tmp_path / "sync", fake, engine(fake, "qwq"), engine(fake, "qwq")))
+    home = tmp_path / "home"
+    with FakeOpenAI(answers, dialect="vllm_parser") as fake, \
+            FakeBatchAPI(FakeOpenAI(answers, dialect="vllm_parser"), fail_share=0.1) as api:
+        teacher = {"kind": "openai_batch", "base_url": api.base_url, "model": "qwq", "batch_wait_s": 30,
+                   "batch_poll_s": 0.01}
+        pipeline = config(tmp_path, fake, engine(fake, "qwq"), teacher)
+        run(home, pipeline, names=("ingest", "dedup", "decontaminate", "difficulty", "rewrite"))
+        child = (f"from schemas.config import load_config; from tasks.stage import run_recorded; "
+                 f"run_recorded('traces', load_config({str(tmp_path / 'cfg.yaml')!r}).traces, {str(home)!r})")
+        killed = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "TEACHABLE_FAILPOINTS": "llm.batch.created"})
+        assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL between submit and collect
+        assert len(api.batches) == 1 and traces_rows(home) == []
+        results = run(home, pipeline, names=("traces", "publish"))
+    assert results["traces"]["incomplete"] == 0 and len(api.failed_once) > 0
+    assert sorted(api.lines_answered) == sorted(set(api.lines_answered))  # every request answered once
+    assert len(api.batches) == 2  # the killed one adopted, one more for the 10% that failed
+    assert release(home) == release(tmp_path / "sync" / "home")
