@@ -39,6 +39,10 @@ def test_directory_holding_the_home_never_reads_the_warehouse(lake, tmp_path):
     assert (first["read"], first["ingested"]) == (2, 2)
     assert (second["read"], second["ingested"], second["unchanged"]) == (2, 0, 2)
     assert lake.count("prompts") == 2 and lake.count("quarantine") == 0
+    lake.home.data.mkdir(exist_ok=True)  # small inserts are inlined: stand in for its Parquet files
+    (lake.home.data / "rows.parquet").write_bytes(b"PAR1")
+    with pytest.raises(UserError, match="no files match"):
+        ingest(lake, f"{tmp_path}/**/*.parquet")
     with pytest.raises(UserError, match="inside the teachable home"):
         ingest(lake, lake.home.root)
     with pytest.raises(UserError, match="inside the teachable home"):
