@@ -55,7 +55,7 @@ class Budget:
     def message(self, who: str) -> str:
         if self.unpriced:
             return f"{who}: budget_usd is set but no price is known for this model: add it under prices:"
-        return (f"{who}: budget of ${self.cap:.4f} reached (spent ${self.spent:.4f}); answers so far are kept, "
+        return (f"{who}: budget of ${self.cap:.6g} reached (spent ${self.spent:.6g}); answers so far are kept, "
                 f"rerun with a higher budget_usd to continue")
 
 
