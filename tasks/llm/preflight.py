@@ -142,11 +142,10 @@ def teacher_preflight(system: str, allow_answer_only: bool):
     """The hook a teacher's LLMClient runs before its first real batch (OpenAI-compatible engines only)."""
 
     def check(engine, log) -> Probe | None:
-        if not isinstance(engine, OpenAIEngine) or engine.name == "openai_batch":
-            return None  # in-process vLLM, a test double, or batches (probe with check-engine)
+        if allow_answer_only or not isinstance(engine, OpenAIEngine) or engine.name == "openai_batch":
+            return None  # nothing to refuse; in-process vLLM, a test double, or batches (use check-engine)
         found = probe(engine, log, system=system)
-        if not allow_answer_only:
-            require_visible_reasoning(found)
+        require_visible_reasoning(found)
         return found
 
     return check
