@@ -133,10 +133,13 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
     quota = {"splice": int(rest * 0.45), "numbers": int(rest * 0.40), "near": int(rest * 0.10)}
     while quota["numbers"] > 0 and len(texts) < n:
         base = seeds[templates[int(rng.integers(len(templates)))]].problem
+        used: set[tuple[str, ...]] = set()  # a permutation of the same numbers is not "other numbers"
         for _ in range(min(int(rng.integers(20, 31)), quota["numbers"])):
             text = _renumber(base, rng)
-            if text not in seen:
+            numbers = tuple(sorted(_NUMBER.findall(text)))
+            if text not in seen and numbers not in used:
                 seen.add(text)
+                used.add(numbers)
                 add(text, str(int(rng.integers(1, 10**6))), len(family), "numbers")
                 quota["numbers"] -= 1
     while quota["splice"] > 0 and len(texts) < n:
