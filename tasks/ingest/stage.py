@@ -11,11 +11,14 @@ Standard input (`-`) is spooled to a temporary file first, so it is hashed and r
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -26,6 +29,7 @@ import pyarrow as pa
 
 from schemas.config import IngestSettings, SourceConfig
 from schemas.records import IngestFile
+from tasks.failpoints import ENV as FAILPOINTS
 from tasks.failpoints import failpoint
 from tasks.ingest import store
 from tasks.ingest.fields import ID_SEPARATOR
@@ -88,12 +92,19 @@ def _timestamps(at, n: int) -> pa.Array:
 
 
 class _Batch:
-    """Rows of one write, kept as tuples and turned into Arrow at flush time."""
+    """Rows of one write, kept as tuples and turned into Arrow at flush time.
 
-    def __init__(self, source: str, source_file: str, run_id: str, fresh: bool = False):
+    Prompt rows are written by one background thread while the caller maps the next batch
+    (DuckDB releases the GIL while it writes): at most one write is in flight, and it is waited
+    for before anything else touches the connection (`wait`, `close`), so the unit stays one
+    transaction and a rollback never races a write."""
+
+    def __init__(self, source: str, source_file: str, run_id: str, fresh: bool = False, background: bool = False):
         self.source, self.source_file, self.run_id, self.fresh = source, source_file, run_id, fresh
         self.prompts: list[tuple] = []
         self.quarantine: list[tuple] = []
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-write") if background else None
+        self._pending: Future | None = None
 
     def __len__(self) -> int:
         return len(self.prompts) + len(self.quarantine)
@@ -111,15 +122,34 @@ class _Batch:
         return pa.table({**columns, **constant, stamp: _timestamps(now(), n)})
 
     def flush(self, lake: Lake) -> int:
-        """Write and clear; returns how many prompt rows were new."""
-        new = 0
-        if self.prompts:
-            new = store.write_prompts(lake, self._table(PROMPT_COLUMNS, self.prompts, "ingested_at"), self.fresh)
-        if self.quarantine:
-            names = ("quarantine_id", "location", "reason", "detail", "raw")
-            store.write_quarantine(lake, self._table(names, self.quarantine, "quarantined_at"))
+        """Write and clear; returns how many prompt rows were new among the writes finished
+        (a background write is counted by the next flush or `wait`)."""
+        prompts = self._table(PROMPT_COLUMNS, self.prompts, "ingested_at") if self.prompts else None
+        names = ("quarantine_id", "location", "reason", "detail", "raw")
+        quarantine = self._table(names, self.quarantine, "quarantined_at") if self.quarantine else None
         self.prompts, self.quarantine = [], []
+        new = self.wait()
+        if quarantine is not None:
+            store.write_quarantine(lake, quarantine)
+        if prompts is not None:
+            if self._writer is None:
+                new += store.write_prompts(lake, prompts, self.fresh)
+            else:
+                self._pending = self._writer.submit(store.write_prompts, lake, prompts, self.fresh)
         return new
+
+    def wait(self) -> int:
+        """Finish the write in flight; how many of its rows were new."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else 0
+
+    def close(self) -> None:
+        """After an error too: no write may outlive the unit's transaction."""
+        if self._pending is not None:
+            futures_wait([self._pending])
+            self._pending = None
+        if self._writer is not None:
+            self._writer.shutdown()
 
 
 class _FileChanged(Exception):
@@ -191,6 +221,8 @@ def _consume(lake: Lake, opened: Opened, mapper: RecordMapper, word: str, batch_
         if pending >= batch_size:
             stats.ingested += batch.flush(lake)
             add, pending = batch.prompts.append, 0
+            if FAILPOINTS in os.environ:  # the failpoint means "rows written": let the write land
+                stats.ingested += batch.wait()
             failpoint("ingest.batch")  # rows written, transaction not committed
         if read % PROGRESS_EVERY == 0:
             sink.update(opened.position(), read=read)
@@ -212,14 +244,18 @@ def _ingest_once(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: I
                  shown: SourceUnit) -> UnitStats:
     stats = UnitStats(shown.source_file, unit.format)
     fresh = store.file_is_new(lake, source.name, unit.source_file)
-    batch = _Batch(source.name, unit.source_file, run_id, fresh)
+    batch = _Batch(source.name, unit.source_file, run_id, fresh, background=True)
     with lake.transaction():
-        sha = _read_into(lake, unit, source, settings, stats, batch)
-        if stats.read == 0:
-            stats.read = 1
-            batch.add_bad("file", Bad("empty_file", "the source holds no records"))
-            stats.reasons["empty_file"] += 1
-        stats.ingested += batch.flush(lake)
+        try:
+            sha = _read_into(lake, unit, source, settings, stats, batch)
+            if stats.read == 0:
+                stats.read = 1
+                batch.add_bad("file", Bad("empty_file", "the source holds no records"))
+                stats.reasons["empty_file"] += 1
+            stats.ingested += batch.flush(lake)
+            stats.ingested += batch.wait()
+        finally:
+            batch.close()
         stats.unchanged -= stats.ingested
         _record(lake, shown, unit.format, source, stats, run_id, sha)
     return stats
