@@ -47,6 +47,7 @@ def rewrite_command(
     api_key_env: KeyEnv = "OPENAI_API_KEY",
     attempts: Annotated[int, typer.Option(help="Rewrite samples per prompt (first valid wins).")] = 2,
     limit: Annotated[Optional[int], typer.Option(help="Rewrite at most this many prompts.")] = None,
+    dry_run: DryRun = False,
 ) -> None:
     """Rewrite proofs, multi-part, multiple-choice and answerless prompts into short-answer form."""
     from flows.cli.console import out
@@ -54,7 +55,9 @@ def rewrite_command(
 
     settings = RewriteSettings(rewriter=_engine(engine, model, base_url, api_key_env, "smollm2-135m-instruct"),
                                attempts=attempts, limit=limit)
-    result = _run(ctx, "rewrite", settings)
+    result = _run(ctx, "rewrite", settings, dry_run)
+    if result is None:
+        return
     out.print(f"candidates {result['candidates']} = accepted {result['accepted']} + rejected "
               f"{sum(result['rejected'].values())} {result['rejected']}  (why: {result['why_rewritten']})")
 

@@ -241,3 +241,17 @@ WRITES = ("rewrites", "llm_calls")
 
 def run(ctx: StageContext, settings: RewriteSettings) -> RewriteReport:
     return run_rewrite(ctx.lake, settings, ctx.run_id, ctx.cache_path, factory=ctx.make_engine)
+
+
+def estimate(ctx: StageContext, settings: RewriteSettings) -> dict:
+    """The dry run (tasks.llm.estimate): the rewriter's requests for every candidate (the optional
+    solver's depend on which rewrites are accepted: left out); sends nothing, writes nothing."""
+    from types import SimpleNamespace
+
+    from tasks.llm.estimate import estimate as estimate_llm
+
+    candidates = select_candidates(ctx.lake, settings.limit)
+    builder = SimpleNamespace(settings=settings)  # the stage's own request builder, so the cache keys match
+    requests = [RewriteStage.request(builder, c["problem"]) for c in candidates]  # type: ignore[arg-type]
+    return {"prompts": len(candidates), **estimate_llm(ctx.cache_path, "rewrite", [(settings.rewriter, requests,
+                                                                                   settings.attempts)])}

@@ -44,5 +44,6 @@ def test_run_dry_run_sends_and_writes_nothing(tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert fake.requests == []
     assert "dry run: nothing sent, nothing written" in proc.stdout and "difficulty" in proc.stdout
-    assert "requests 8, estimated cost unknown" in proc.stdout  # difficulty: 8 prompts, n in one request each
+    # difficulty: 8 prompts, n in one request each; rewrite: the one prompt its rules send to the rewriter
+    assert "requests 9, estimated cost unknown" in proc.stdout and "rewrite" in proc.stdout
     assert sorted(p.relative_to(home) for p in home.rglob("*")) == before
