@@ -186,9 +186,9 @@ def _expand_path(text: str, fence: _Fence) -> list[tuple[Path, Path]]:
 def relative_name(path: Path, root: Path) -> str:
     """The file's name in ids and `ingest_files`: its path below the ingest root ('/'-separated);
     a single file's root is its folder, so its name is what it always was, the bare file name."""
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:  # a symlink out of the root: its own name under its real folder
+    try:  # not resolved: a symlink inside the root is named where it lies, not where it points
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
         return path.name
 
 
