@@ -85,7 +85,8 @@ def test_pipeline_end_to_end(local_llm_server, teachable_cli, home, tmp_path):
     again = teachable_cli(*home_arg, "run", str(cfg), "--stages", "publish")
     assert "unchanged" in again.stdout  # same content: no new version
     seed = mixture_seed_that_splits(teachable_cli, home)
-    teachable_cli(*home_arg, "publish", "e2e", "--mixture", "procedural=0.5", "--mixture-seed", str(seed))
+    teachable_cli(*home_arg, "publish", "e2e", "--mixture", "procedural=0.5", "--mixture-seed", str(seed),
+                  "--allow-undecontaminated")
     versions = teachable_cli(*home_arg, "sql", "SELECT version, rows FROM dataset_versions WHERE name = 'e2e' "
                              "ORDER BY version", "--format", "json").stdout
     v1, v2 = json.loads(versions)
