@@ -74,7 +74,7 @@ def test_demo_config_runs_through_curate(teachable, home):
         (["ingest", "/no/such.jsonl", "--source", "x"], "no such file: /no/such.jsonl"),
         (["ingest", "x.jsonl", "--source", "x", "--format", "xml"], "format"),
         (["ingest", "procedural://?n=zero", "--source", "x"], "bad generator spec"),
-        (["sql", "delete from prompts"], "only read-only queries"),
+        (["sql", "delete from prompts"], "sql is read-only: DELETE statements are not allowed"),
         (["run", "missing.yaml"], "config file not found"),
         (["run", str(REPO / "configs" / "demo.yaml"), "--stages", "ingest,nope"], "unknown stage(s) nope"),
         (["difficulty", "--engine", "gpt"], "Input should be 'local'"),
