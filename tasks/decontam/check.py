@@ -41,6 +41,18 @@ def item_hash(item: BenchmarkItem) -> str:
     return text_hash(normalize_text(prepare(item.text)))
 
 
+class LazySignatures:
+    """`mathsig.Signature` of text i on first use: most texts never meet a candidate pair."""
+
+    def __init__(self, texts: list[str], answers: list[str | None]):
+        self.texts, self.answers, self.done = texts, answers, {}
+
+    def __getitem__(self, i: int) -> mathsig.Signature:
+        if i not in self.done:
+            self.done[i] = mathsig.Signature.of(self.texts[i], self.answers[i])
+        return self.done[i]
+
+
 @dataclass
 class ChunkResult:
     """What one chunk found; `doc` indices are positions in the chunk."""
@@ -101,7 +113,7 @@ def check_chunk(key: str, items: list[BenchmarkItem], settings: DecontamSettings
     out.seconds["index"] += time.perf_counter() - started
     started = time.perf_counter()
     texts = [prepare(t) for t in raw_texts]
-    sigs = [mathsig.Signature.of(t, a) for t, a in zip(texts, answers)]
+    sigs = LazySignatures(texts, answers)
     batch = c.encoder.encode(texts)
     view = BatchView(batch, c.encoder.vocab_size, view_sizes(settings))
     out.seconds["encode"] += time.perf_counter() - started

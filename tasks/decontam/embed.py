@@ -54,6 +54,7 @@ class Candidate:
     doc: int  # index into the prompts given to `candidates`
     item: int
     lexical: float
+    info: float = 0.0  # rarity of the shared numbers and answer (`_agrees`)
 
 
 class EmbeddingLayer:
@@ -90,36 +91,39 @@ class EmbeddingLayer:
             keep = np.arange(len(rows)) - first < s.embedding_neighbours
             for row, col, val in zip(rows[keep].tolist(), cols[keep].tolist(), vals[keep].tolist()):
                 doc = start + row
-                if self._agrees(sigs[doc], self.item_sigs[col]):
-                    out.append(Candidate(doc, col, val))
+                info = self._agrees(sigs[doc], self.item_sigs[col])
+                if info is not None:
+                    out.append(Candidate(doc, col, val, info))
         return out
 
     def shortlist(self, candidates: list[Candidate], texts: int) -> tuple[list[Candidate], int]:
         """The candidates of the `embedding_max_share` of `texts` (at least `embedding_min_shortlist`)
-        prompts with the best TF-IDF score, and how many prompts were left out: the model's work
-        per chunk is bounded however close the pool's topic is to the benchmarks'."""
+        prompts with the best TF-IDF score times shared information (a copy shares words and
+        rare numbers), and how many prompts were left out: the model's work per chunk is bounded
+        however close the pool's topic is to the benchmarks'."""
         s = self.settings
         best: dict[int, float] = {}
         for c in candidates:
-            best[c.doc] = max(best.get(c.doc, 0.0), c.lexical)
+            best[c.doc] = max(best.get(c.doc, 0.0), c.lexical * c.info)
         room = max(s.embedding_min_shortlist, int(np.ceil(s.embedding_max_share * texts)))
         if len(best) <= room:
             return candidates, 0
         chosen = set(sorted(best, key=lambda d: (-best[d], d))[:room])
         return [c for c in candidates if c.doc in chosen], len(best) - room
 
-    def _agrees(self, prompt: mathsig.Signature, item: mathsig.Signature) -> bool:
-        """The mathematics agrees, carries enough information, and the answers do not differ."""
+    def _agrees(self, prompt: mathsig.Signature, item: mathsig.Signature) -> float | None:
+        """The information of the pair's shared mathematics when it agrees, carries enough
+        information and the answers do not differ; else None."""
         s = self.settings
         share = mathsig.agreement(prompt.math, item.math)
         if share is not None and share < s.numbers_agreement:
-            return False
+            return None
         if s.answer_veto and mathsig.answers_differ(prompt.answer, item.answer):
-            return False
+            return None
         info = self.rarity.numbers_info(prompt.math.keys() & item.math.keys())
         if prompt.answer and prompt.answer == item.answer:
             info += self.rarity.answer_info(prompt.answer)
-        return info >= s.embedding_min_info
+        return info if info >= s.embedding_min_info else None
 
     def score(self, candidates: list[Candidate], prompt_texts: list[str],
               item_vectors: Callable[[list[int]], np.ndarray]) -> tuple[list[Hit], list[Hit], int]:

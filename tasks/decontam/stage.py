@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from tasks.llm.client import EngineFactory
     from tasks.shards import ShardMapper
 
-ALGORITHM = "decontam-2"  # bump when a change alters verdicts: every prompt is checked again
+ALGORITHM = "decontam-3"  # bump when a change alters verdicts: every prompt is checked again
 log = logging.getLogger("teachable.decontam")
 
 

@@ -66,3 +66,58 @@ def test_cli_prints_hits_and_rejects_bad_benchmarks(prefect_harness, warehouse):
     bad = runner.invoke(cli(), ["--home", str(home.root), "decontaminate", "--benchmarks", "/no/such/dir"])
     assert bad.exit_code == 2
     assert "no such benchmark file or directory" in bad.output and "Traceback" not in bad.output
+
+
+def test_a_bad_sibling_policy_is_one_line(prefect_harness, warehouse):
+    home, bench = warehouse
+    bad = CliRunner().invoke(cli(), ["--home", str(home.root), "decontaminate", "--benchmarks", str(bench),
+                                     "--sibling-policy", "maybe"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output and "sibling_policy" in bad.output
+
+
+def _pool_home(root: Path, bench: Path) -> str:
+    """A pool of copies, siblings and clean prompts (several chunks of 4)."""
+    rows = [{"problem": f"Question: {PROBLEM}"}, {"problem": PROBLEM.replace("200 GB", "300 GB")}]
+    rows += [{"problem": f"What is the sum of {n} and {n + 3}?"} for n in range(10)]
+    pool = root.parent / "chunked-pool.jsonl"  # one file: the same prompt ids in both homes
+    pool.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from warehouse.home import Home
+
+    with Lake(Home.resolve(root)) as lake:
+        ingest_source(lake, SourceConfig(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
+    return str(root)
+
+
+def _rows(home: str) -> dict:
+    from warehouse.home import Home
+
+    with Lake(Home.resolve(home), read_only=True) as lake:
+        return {t: lake.query(f"SELECT * EXCLUDE (run_id) FROM {t} ORDER BY ALL").to_pylist()
+                for t in ("contamination", "decontam_checked", "decontam_reviews")}
+
+
+def test_chunks_on_dask_give_the_local_rows(prefect_harness, warehouse, tmp_path):
+    import distributed
+    from distributed import get_task_stream
+
+    from flows.runtime.task_runners import on_task_runner
+
+    _, bench = warehouse
+    settings = DecontamSettings(benchmarks=[str(bench)], embedding=False, batch_size=4)
+    local_home, dask_home = _pool_home(tmp_path / "local", bench), _pool_home(tmp_path / "dask", bench)
+    local = decontaminate_flow(settings=settings, home=local_home)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        address = cluster.scheduler.address.replace("tcp://", "dask://")
+        with get_task_stream(client) as stream:
+            remote = on_task_runner(decontaminate_flow, address)(settings=settings, home=dask_home)
+        ran = [task for task in stream.data if task["worker"] in set(client.scheduler_info()["workers"])]
+    finally:
+        client.close()
+        cluster.close()
+    assert remote["counts"]["checked"] == local["counts"]["checked"] == 12
+    assert remote["counts"]["contaminated"] == local["counts"]["contaminated"] == 2  # a copy and a sibling
+    assert _rows(dask_home) == _rows(local_home)
+    assert len(ran) >= 3  # every chunk of 4 ran on a Dask worker

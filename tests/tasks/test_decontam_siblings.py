@@ -37,7 +37,7 @@ def renumbered(text: str, rng: random.Random) -> str:
 
 
 @pytest.mark.parametrize("latex,text", [
-    (r"Find $\frac{3}{4} + x^{2}$ if $\left| x \right| \le 5$.", "Find 3/4 + x squared if |x| <= five."),
+    (r"Find $\frac{3}{4} + x^{2}$ if $\left| x \right| \le 5$.", "Find 3/4 + x squared if |x| <= 5."),
     (r"Solve $z^4 + z^2 + 1 = 0$.", "Solve z^{4} plus z^{2} plus 1 equals 0."),
     (r"What is $\sqrt{2} \cdot 3$?", "What is sqrt(2) times 3?"),
     (r"Compute $\dbinom{8}{4}$.", r"Compute $\binom{8}{4}$."),
