@@ -35,6 +35,8 @@ class DifficultySettings(Settings):
         2048, gt=0, description="Longest response; a truncated sample is `incomplete` (not a vote, not wrong).")
     min_complete: int | None = Field(
         None, gt=0, description="Complete samples a prompt needs to be banded, else band `incomplete`; default n/2.")
+    rescore_incomplete: bool = Field(
+        False, description="Score prompts banded `incomplete` again (after raising max_tokens); replaces their rows.")
     max_failed_share: float = Field(
         0.5, ge=0, le=1, description="Stage fails (non-zero exit) when more than this share of samples failed.")
     code_timeout_s: float = Field(10.0, gt=0, description="Wall-clock limit of one code sample's tests.")

@@ -18,6 +18,7 @@ def command(
     source: Annotated[Optional[list[str]], typer.Option(help="Only prompts of this source (repeatable).")] = None,
     max_tokens: Annotated[int, typer.Option(help="Longest response; truncated samples are incomplete, not wrong.")] = 2048,
     min_complete: Annotated[Optional[int], typer.Option(help="Complete samples a prompt needs to be banded (default n/2), else band incomplete.")] = None,
+    rescore_incomplete: Annotated[bool, typer.Option(help="Score prompts banded incomplete again (after raising --max-tokens).")] = False,
     reference_model: Annotated[Optional[str], typer.Option(help="A stronger model that labels prompts without an answer (plurality vote); unset: they stay unlabelled.")] = None,
     reference_engine: Annotated[Optional[str], typer.Option(help="Engine of --reference-model (default: --engine).")] = None,
     reference_base_url: Annotated[Optional[str], typer.Option(help="Base URL of --reference-model (default: --base-url).")] = None,
@@ -53,6 +54,7 @@ def command(
     settings = DifficultySettings(
         base=EngineSettings(kind=engine, model=model, base_url=base_url, api_key_env=api_key_env, max_concurrency=concurrency),
         reference=reference, k_reference=k_reference, min_complete=min_complete, judge=judge, rate=rate,
+        rescore_incomplete=rescore_incomplete,
         n=n, limit=limit, sources=source, max_tokens=max_tokens, low=low, high=high,
     )
 

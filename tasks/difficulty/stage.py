@@ -179,8 +179,13 @@ class DifficultyStage:
         s = self.settings
         prompts = [PromptToScore(r["prompt_id"], r["problem"], r["answer"], r["domain"] or "math",
                                  spec_of(r["extra"]), r["seed_prompt_id"])
-                   for r in store.select_prompts(self.lake, s.base.model, s.sources, s.limit)]
-        self.report.considered = len(prompts)
+                   for r in store.select_prompts(self.lake, s.base.model, s.sources, s.limit,
+                                                 rescore_incomplete=s.rescore_incomplete,
+                                                 labellable=self._labellable())]
+        for domain, count in store.count_unlabelled(self.lake, s.base.model, s.sources, self._labellable()).items():
+            self.report.unlabelled += count
+            self.report.domains[domain]["unlabelled"] += count
+        self.report.considered = len(prompts) + self.report.unlabelled
         for start in range(0, len(prompts), s.chunk_prompts):
             self._score_chunk(prompts[start : start + s.chunk_prompts])
         for client in self.clients:
@@ -188,6 +193,11 @@ class DifficultyStage:
         self.report.llm = sum((c.stats for c in self.clients), Counter())
         self._fail_if_mostly_failed()
         return self.report
+
+    def _labellable(self) -> tuple[bool, bool, bool]:
+        s = self.settings
+        return (self.reference is not None, self.judge is not None,
+                self.judge is not None and s.rate and s.rating_bands)
 
     def _fail_if_mostly_failed(self) -> None:
         llm = self.report.llm

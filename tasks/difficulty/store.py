@@ -1,8 +1,9 @@
 """Tasks layer (difficulty): every read and write of the difficulty stage, through `warehouse.lake.Lake`.
 
-Prompts to score are kept (not duplicate, not contaminated) prompts without a final `difficulty`
-row for the base model; a row banded `incomplete` is not final (a rerun with more room scores
-it again and replaces it). Writes go through `Lake.insert_new`, one transaction per chunk.
+Prompts to score are kept (not duplicate, not contaminated) prompts and accepted rewrites without
+a `difficulty` row for the base model, that something can label (an answer, tests, a reference
+model, a judge); a row banded `incomplete` is scored again, and replaced, with
+`rescore_incomplete` (after raising max_tokens). Writes go through `Lake.insert_new`, one transaction per chunk.
 """
 
 from __future__ import annotations
@@ -32,17 +33,43 @@ SELECT q.prompt_id, q.problem, q.answer, q.domain, q.extra, q.seed_prompt_id FRO
 WHERE NOT EXISTS (SELECT 1 FROM duplicates d WHERE d.prompt_id = coalesce(q.seed_prompt_id, q.prompt_id))
   AND NOT EXISTS (SELECT 1 FROM contamination c WHERE c.prompt_id = coalesce(q.seed_prompt_id, q.prompt_id))
   AND NOT EXISTS (SELECT 1 FROM difficulty f WHERE f.prompt_id = q.prompt_id AND f.model = ?
-                  AND f.band <> 'incomplete')
+                  AND (f.band <> 'incomplete' OR NOT ?))
 """
 
 
-def select_prompts(lake: Lake, model: str, sources: list[str] | None, limit: int | None) -> list[dict]:
-    sql, params = _SELECT, [model]
+def _labellable(reference: bool, judge: bool, rated: bool) -> str:
+    """SQL: the prompt has something to check samples against under these settings (checkable()
+    in tasks.verify.domains, plus what a reference model, a judge or ratings add)."""
+    answered = "coalesce(q.answer, '') <> ''"
+    return (f"(({answered} AND (q.domain IS DISTINCT FROM 'open' OR {judge})) OR q.domain = 'code' "
+            f"OR ({reference} AND q.domain IS DISTINCT FROM 'open') OR {rated})")
+
+
+def _where(model: str, sources: list[str] | None, rescore_incomplete: bool) -> tuple[str, list]:
+    sql, params = _SELECT, [model, rescore_incomplete]
     if sources:
         sql += f"  AND q.source IN ({', '.join('?' * len(sources))})\n"
         params += sources
+    return sql, params
+
+
+def select_prompts(lake: Lake, model: str, sources: list[str] | None, limit: int | None, *,
+                   rescore_incomplete: bool = False, labellable: tuple[bool, bool, bool] | None = None) -> list[dict]:
+    """Prompts to score, oldest first; with `labellable` (reference, judge, rated) only those that
+    can be banded, so prompts that would stay unlabelled never take the places of `limit`."""
+    sql, params = _where(model, sources, rescore_incomplete)
+    if labellable is not None:
+        sql += f"  AND {_labellable(*labellable)}\n"
     sql += "ORDER BY q.rank, q.ingested_at, q.prompt_id" + (f" LIMIT {int(limit)}" if limit else "")
     return lake.query(sql, params).to_pylist()
+
+
+def count_unlabelled(lake: Lake, model: str, sources: list[str] | None,
+                     labellable: tuple[bool, bool, bool]) -> dict[str, int]:
+    """Per domain: kept prompts nothing can label under these settings (counted, not banded)."""
+    sql, params = _where(model, sources, False)
+    sql = f"SELECT coalesce(domain, 'math'), count(*) FROM ({sql}  AND NOT {_labellable(*labellable)}\n) GROUP BY 1"
+    return dict(lake.con.execute(sql, params).fetchall())
 
 
 def write_chunk(lake: Lake, model: str, sample_rows: list[dict], summaries: list[dict],

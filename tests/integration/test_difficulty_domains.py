@@ -123,8 +123,10 @@ def test_incomplete_prompts_are_rescored_with_more_room(pool, home):
     with FakeOpenAI(answer) as base:
         score(pool, home, settings(base.base_url))
         assert bands(pool)["long"]["band"] == "incomplete"
-        again = score(pool, home, settings(base.base_url, max_tokens=4096))
-    assert again.considered == 2  # `long` (incomplete) and `open` (unlabelled) come back
+        same = score(pool, home, settings(base.base_url))
+        assert same.considered == 1 and same.unlabelled == 1 and same.llm["samples_generated"] == 0  # `open`
+        again = score(pool, home, settings(base.base_url, max_tokens=4096, rescore_incomplete=True))
+    assert again.considered == 2 and again.llm["samples_generated"] == 4  # `long` asked again, with more room
     assert pool.query("SELECT count(*) FROM difficulty WHERE band = 'incomplete'").column(0)[0].as_py() == 1
 
 
