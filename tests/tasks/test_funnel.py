@@ -21,7 +21,7 @@ def reports() -> dict:
         "ingest": IngestReport("r", "s", units),
         "dedup": DedupReport("r", "k", considered=15, kept=11, dropped=Counter({"exact": 3, "minhash": 1})),
         "decontaminate": DecontamReport("r", "k", {}, checked=11, contaminated=2),
-        "difficulty": DifficultyReport("r", "m", considered=9, scored=8, incomplete=1,
+        "difficulty": DifficultyReport("r", "m", considered=9, scored=8, pending=1,
                                        bands=Counter({"teachable": 3, "too_easy": 4, "too_hard": 1})),
         "rewrite": RewriteReport("r", candidates=4, accepted=1, rejected=Counter({"leaked_answer": 2, "bad_json": 1})),
         "traces": TracesReport("r", "t", prompts=3, responses=12, kept=5, dropped=Counter({"wrong_answer": 6}),
@@ -53,5 +53,5 @@ def test_curate_rows_come_from_each_result_funnel_and_skipped_stages_say_why():
     assert list(rows) == ["ingest", "dedup", "decontaminate", "difficulty", "rewrite", "traces", "publish"]
     assert rows["ingest"] == {"stage": "ingest", "in": 15, "kept": 13, "dropped": 2,
                               "reasons": "bad_json 1, missing_problem 1"}
-    assert rows["difficulty"]["reasons"] == "incomplete 1, too_easy 4, too_hard 1"
+    assert rows["difficulty"]["reasons"] == "pending 1, too_easy 4, too_hard 1"
     assert funnel_row("decontaminate", results["decontaminate"])["reasons"] == "skipped: no benchmarks configured"
