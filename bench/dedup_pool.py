@@ -133,7 +133,8 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
     quota = {"splice": int(rest * 0.45), "numbers": int(rest * 0.40), "near": int(rest * 0.10)}
     while quota["numbers"] > 0 and len(texts) < n:
         base = seeds[templates[int(rng.integers(len(templates)))]].problem
-        used: set[tuple[str, ...]] = set()  # a permutation of the same numbers is not "other numbers"
+        # A permutation of the template's (or a sibling's) numbers is not "other numbers".
+        used: set[tuple[str, ...]] = {tuple(sorted(_NUMBER.findall(base)))}
         for _ in range(min(int(rng.integers(20, 31)), quota["numbers"])):
             text = _renumber(base, rng)
             numbers = tuple(sorted(_NUMBER.findall(text)))
