@@ -42,7 +42,13 @@ class TracesSettings(Settings):
     temperature: float = Field(0.8, ge=0)
     max_tokens: int = Field(4096, gt=0, description="Longest response asked for.")
     bands: list[str] = Field(["teachable"], description="Difficulty bands whose prompts get traces.")
-    include_rewritten: bool = Field(True, description="Also trace prompts with an accepted rewrite.")
+    include_rewritten: bool = Field(
+        True, description="Trace a prompt with an accepted rewrite as its rewrite, when the rewrite's own band is wanted."
+    )
+    base_model: str | None = Field(
+        None, description="Base model whose difficulty bands select prompts (default: difficulty.base's model "
+        "in a pipeline config, else the only one scored)."
+    )
     allow_answer_only: bool = Field(
         False, description="Accept responses without reasoning (empty think block) instead of failing."
     )

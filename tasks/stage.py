@@ -94,6 +94,13 @@ def _ingest_job(config: PipelineConfig) -> BaseModel:
     return IngestJob(sources=config.sources, settings=config.ingest)
 
 
+def _traces_settings(config: PipelineConfig) -> BaseModel:
+    """Traces select by the bands of the pipeline's own base model."""
+    if config.traces.base_model:
+        return config.traces
+    return config.traces.model_copy(update={"base_model": config.difficulty.base.model})
+
+
 def _publish_job(config: PipelineConfig) -> BaseModel:
     from schemas.publish import PublishJob
 
@@ -105,9 +112,10 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("dedup", "tasks.dedup.stage", lambda c: c.dedup),
     StageSpec("decontaminate", "tasks.decontam.stage", lambda c: c.decontaminate,
               lambda s: None if s.benchmarks else "no benchmarks configured"),
-    StageSpec("difficulty", "tasks.difficulty.stage", lambda c: c.difficulty),
+    # Rewrite before difficulty: accepted rewrites are prompts of their own, scored in the same pass.
     StageSpec("rewrite", "tasks.rewrite.stage", lambda c: c.rewrite),
-    StageSpec("traces", "tasks.traces.stage", lambda c: c.traces),
+    StageSpec("difficulty", "tasks.difficulty.stage", lambda c: c.difficulty),
+    StageSpec("traces", "tasks.traces.stage", _traces_settings),
     StageSpec("recheck", "tasks.decontam.published", lambda c: c.decontaminate,
               lambda s: None if s.benchmarks else "no benchmarks configured"),
     StageSpec("publish", "tasks.publish.stage", _publish_job),

@@ -74,6 +74,8 @@ def traces_command(
     allow_answer_only: Annotated[bool, typer.Option(help="Accept responses without reasoning.")] = False,
     keep: Annotated[str, typer.Option(help="all_correct or best_of_k.")] = "all_correct",
     limit: Annotated[Optional[int], typer.Option(help="Trace at most this many prompts.")] = None,
+    base_model: Annotated[Optional[str], typer.Option(
+        help="Base model whose difficulty bands select prompts (default: the only one scored).")] = None,
     reasoning_effort: ReasoningEffort = None,
     budget_usd: Budget = None,
     dry_run: DryRun = False,
@@ -90,7 +92,7 @@ def traces_command(
     teacher = _engine(engine, model, base_url, api_key_env, "smollm2-135m-instruct",
                       reasoning_effort=reasoning_effort, budget_usd=budget_usd)
     settings = TracesSettings(teacher=teacher, k=k, bands=band or ["teachable"], max_tokens=max_tokens,
-                              allow_answer_only=allow_answer_only, keep=keep, limit=limit)
+                              allow_answer_only=allow_answer_only, keep=keep, limit=limit, base_model=base_model)
     result = _run(ctx, "traces", settings, dry_run)
     if result is None:
         return

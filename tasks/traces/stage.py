@@ -53,9 +53,20 @@ class TracesReport:
         return Funnel(self.responses, self.kept, {**self.dropped, "incomplete": self.incomplete})
 
 
+def base_model(lake: Lake, settings: TracesSettings) -> str:
+    """The base model whose bands select prompts: the configured one, else the only one scored."""
+    if settings.base_model:
+        return settings.base_model
+    models = store.difficulty_models(lake)
+    if len(models) > 1:
+        raise UserError(f"difficulty holds bands of several base models ({', '.join(models)}): "
+                        "set traces.base_model (or --base-model) to the one whose bands select prompts")
+    return models[0] if models else ""
+
+
 def select_prompts(lake: Lake, settings: TracesSettings) -> list[dict]:
     return store.select_prompts(lake, settings.bands, settings.include_rewritten, settings.teacher.model,
-                                settings.limit)
+                                settings.limit, base_model(lake, settings))
 
 
 def build_request(settings: TracesSettings, problem: str) -> LLMRequest:

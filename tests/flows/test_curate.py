@@ -64,7 +64,7 @@ def test_curate_publishes_funnel_usage_and_progress_artifacts(prefect_harness, o
     assert "funnel (in = kept + dropped)" in out and "LLM usage" in out
 
     funnel = {row["stage"]: row for row in json.loads(latest_artifact("curate-funnel").data)}
-    assert list(funnel) == ["ingest", "dedup", "decontaminate", "difficulty", "rewrite", "traces", "recheck", "publish"]
+    assert list(funnel) == ["ingest", "dedup", "decontaminate", "rewrite", "difficulty", "traces", "recheck", "publish"]
     for row in funnel.values():
         reasons = 0 if row["reasons"] in ("-",) or row["reasons"].startswith("skipped") else \
             sum(int(part.rsplit(" ", 1)[1]) for part in row["reasons"].split(", "))

@@ -98,6 +98,25 @@ def wait_for(env, flow_run_id: str, timeout: float = 420) -> str:
     return "TIMED OUT"
 
 
+def api(env, path: str, body: dict | None = None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{env['PREFECT_API_URL']}{path}", data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def states(env, flow_run_id: str) -> list[dict]:
+    return sorted(api(env, f"/flow_run_states/?flow_run_id={flow_run_id}"), key=lambda s: s["timestamp"])
+
+
+def running_interval(env, flow_run_id: str) -> tuple[str, str]:
+    history = states(env, flow_run_id)
+    start = next(s["timestamp"] for s in history if s["type"] == "RUNNING")
+    end = next(s["timestamp"] for s in history if s["type"] in ("COMPLETED", "FAILED", "CRASHED"))
+    return start, end
+
+
 def schedules(env) -> dict[str, list[str]]:
     script = ("import json; from prefect.client.orchestration import get_client\n"
               "with get_client(sync_client=True) as c:\n"
@@ -109,20 +128,37 @@ def test_deploy_from_prefect_yaml_and_run_on_a_worker(prefect_stack, tmp_path):
     env = prefect_stack
     prefect(env, "work-pool", "create", "teachable", "--type", "process")
     prefect(env, "--no-prompt", "deploy", "--all")
-    assert schedules(env) == {"curate-nightly": ["0 2 * * *"], "ingest-hourly": ["0 * * * *"], "publish": []}
+    assert schedules(env) == {"curate-nightly": ["0 2 * * *"], "ingest-hourly": ["0 * * * *"], "publish": [],
+                              "maintain-weekly": ["0 4 * * 0"]}
+    deployments = api(env, "/deployments/filter", {})
+    assert {(d["name"], d["global_concurrency_limit"]["limit"], d["concurrency_options"]["collision_strategy"])
+            for d in deployments} == {
+        (name, 1, "ENQUEUE") for name in ("curate-nightly", "ingest-hourly", "publish", "maintain-weekly")}
 
+    # Two runs of one deployment due at once, before any worker: the worker's first poll submits
+    # both, and the one that loses the slot must wait as Scheduled (AwaitingConcurrencySlot).
+    ingest_run, queued_run = trigger(env, "ingest/ingest-hourly"), trigger(env, "ingest/ingest-hourly")
     worker_log = open(tmp_path / "worker.log", "w")
-    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "teachable", "--limit", "1"], env=env, cwd=tmp_path,
+    # No worker limit: Prefect's deployment concurrency alone must keep a second run waiting.
+    worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "teachable"], env=env, cwd=tmp_path,
                               stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         with FakeOpenAI(oracle(procedural_answers(SPEC))) as fake:
             config = pipeline_config(tmp_path / "oracle.yaml", fake.base_url, SPEC)
-            ingest_run = trigger(env, "ingest/ingest-hourly")
             assert wait_for(env, ingest_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
+            assert wait_for(env, queued_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
+            # The one that lost the slot waited as Scheduled (AwaitingConcurrencySlot), not Running on the lock.
+            waited = [r for r in (ingest_run, queued_run)
+                      if any(s["name"] == "AwaitingConcurrencySlot" for s in states(env, r))]
+            assert len(waited) == 1, [[s["name"] for s in states(env, r)] for r in (ingest_run, queued_run)]
+            first, second = sorted([running_interval(env, ingest_run), running_interval(env, queued_run)])
+            assert second[0] >= first[1]  # never both Running
             curate_run = trigger(env, "curate/curate-nightly", {"config_path": str(config)})
             assert wait_for(env, curate_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
             publish_run = trigger(env, "publish/publish", {"name": "oracle", "settings": {"license": "mit", "allow_undecontaminated": True}})
             assert wait_for(env, publish_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
+            maintain_run = trigger(env, "maintain/maintain-weekly")
+            assert wait_for(env, maintain_run) == "COMPLETED", (tmp_path / "worker.log").read_text()[-4000:]
             assert fake.requests, "the curate deployment never called the LLM endpoint"
     finally:
         stop(worker)
@@ -134,7 +170,15 @@ def test_deploy_from_prefect_yaml_and_run_on_a_worker(prefect_stack, tmp_path):
         runs = lake.query("SELECT stage, flow_run_id FROM runs ORDER BY started_at").to_pylist()
         versions = lake.query("SELECT name, version, rows FROM dataset_versions").to_pylist()
     assert by_source["procedural"] == 400 + 40  # ingest-hourly's 400 demo seeds and the oracle config's 40
-    assert runs[0] == {"stage": "ingest", "flow_run_id": ingest_run}
-    assert [r["stage"] for r in runs] == ["ingest", "ingest", "dedup", "difficulty", "rewrite", "traces", "publish", "publish"]
+    assert {r["flow_run_id"] for r in runs[:2]} == {ingest_run, queued_run}
+    assert [r["stage"] for r in runs] == ["ingest", "ingest", "ingest", "dedup", "rewrite", "difficulty", "traces",
+                                          "publish", "publish", "maintain"]
     assert [(v["name"], v["version"]) for v in versions] == [("oracle", 1)]  # the on-demand publish: same content, no v2
     assert (Path(env["TEACHABLE_HOME"]) / "releases" / "oracle" / "v1" / "manifest.json").exists()
+    # One event per new release (the on-demand publish changed nothing: no second event), for automations.
+    events = api(env, "/events/filter", {"filter": {"event": {"name": ["teachable.release.published"]}}})["events"]
+    assert [e["payload"] for e in events] == [{"name": "oracle", "version": 1, "rows": versions[0]["rows"],
+                                               "sha256": events[0]["payload"]["sha256"],
+                                               "path": events[0]["payload"]["path"]}]
+    assert len(events[0]["payload"]["sha256"]) == 64
+    assert events[0]["resource"]["prefect.resource.id"] == "teachable.release.oracle.v1"

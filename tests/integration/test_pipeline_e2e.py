@@ -51,7 +51,7 @@ def test_pipeline_end_to_end(local_llm_server, teachable_cli, home, tmp_path):
     run = teachable_cli("--home", str(home.root), "run", str(cfg))
     assert "dataset card:" in run.stdout
     s = stats(teachable_cli, home)
-    assert list(s) == ["ingest", "dedup", "difficulty", "rewrite", "traces", "publish"]
+    assert list(s) == ["ingest", "dedup", "rewrite", "difficulty", "traces", "publish"]
 
     ingest = s["ingest"]["totals"]
     assert ingest["read"] == 100 == ingest["ingested"] + ingest["unchanged"] + ingest["quarantined"]
