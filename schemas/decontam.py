@@ -136,11 +136,11 @@ class DecontamSettings(Settings):
         "the TF-IDF search (they do not tell items apart).",
     )
     embedding_max_share: float = Field(
-        0.005, gt=0, le=1, description="Share of each chunk's prompts the embedding model may see: the "
+        0.01, gt=0, le=1, description="Share of each chunk's prompts the embedding model may see: the "
         "agreeing candidates with the best TF-IDF scores (bounds the model's work on topical pools).",
     )
     embedding_min_shortlist: int = Field(
-        100, ge=1, description="Prompts per chunk the embedding model may always see (small chunks).",
+        50, ge=1, description="Prompts per chunk the embedding model may always see (small chunks).",
     )
     embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch (speed only).")
     # --- siblings: a benchmark item with other numbers -----------------------------------
@@ -163,7 +163,7 @@ class DecontamSettings(Settings):
     )
     # --- execution (not part of the check key) -------------------------------------
     batch_size: int = Field(
-        20_000, ge=1, description="Prompts per chunk: each chunk is committed on its own (a kill loses "
+        5_000, ge=1, description="Prompts per chunk: each chunk is committed on its own (a kill loses "
         "at most the chunk in progress) and is the unit of work a shard mapper (Dask) runs.",
     )
 

@@ -35,8 +35,8 @@ def command(
     judge_max_pairs: Annotated[int, typer.Option(help="Most pairs judged per run.")] = 200,
     no_siblings: Annotated[bool, typer.Option("--no-siblings", help="Skip the sibling layer (benchmark items with other numbers).")] = False,
     sibling_policy: Annotated[str, typer.Option(help="What a sibling becomes: drop (a contamination row), review (a borderline pair for the judge) or keep.")] = "drop",
-    embedding_max_share: Annotated[float, typer.Option(help="Share of each chunk's prompts the embedding model may see (the best TF-IDF candidates).")] = 0.005,
-    batch_size: Annotated[int, typer.Option(help="Prompts per chunk; each chunk is committed on its own.")] = 20_000,
+    embedding_max_share: Annotated[float, typer.Option(help="Share of each chunk's prompts the embedding model may see (the best TF-IDF candidates).")] = 0.01,
+    batch_size: Annotated[int, typer.Option(help="Prompts per chunk; each chunk is committed on its own.")] = 5_000,
     task_runner: Annotated[Optional[str], typer.Option(help="Where chunks run: local (this process), threads[:N] or dask://HOST:PORT (an existing Dask cluster).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
 ) -> None:
