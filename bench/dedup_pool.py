@@ -131,10 +131,12 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
 
     rest = max(0, n - len(texts))  # shares of what the seeds leave
     quota = {"splice": int(rest * 0.45), "numbers": int(rest * 0.40), "near": int(rest * 0.10)}
+    numbers_of: dict[str, set[tuple[str, ...]]] = {}
     while quota["numbers"] > 0 and len(texts) < n:
         base = seeds[templates[int(rng.integers(len(templates)))]].problem
-        # A permutation of the template's (or a sibling's) numbers is not "other numbers".
-        used: set[tuple[str, ...]] = {tuple(sorted(_NUMBER.findall(base)))}
+        # A permutation of the template's (or a sibling's) numbers is not "other numbers";
+        # a template drawn twice shares the record.
+        used = numbers_of.setdefault(base, {tuple(sorted(_NUMBER.findall(base)))})
         for _ in range(min(int(rng.integers(20, 31)), quota["numbers"])):
             text = _renumber(base, rng)
             numbers = tuple(sorted(_NUMBER.findall(text)))
