@@ -18,10 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.difficulty import DifficultySettings
 from schemas.llm import EngineSettings
-from tasks.difficulty.stage import build_request, run_difficulty, select_prompts
+from tasks.difficulty import store
+from tasks.difficulty.stage import build_request, run_difficulty
 from tasks.ingest.stage import ingest_source
 from warehouse.home import Home
 from warehouse.lake import Lake
@@ -30,7 +31,7 @@ from warehouse.lake import Lake
 def seed(home: Home, source: str, n: int, seed_value: int) -> None:
     with Lake(home) as lake:
         spec = f"procedural://?n={n}&seed={seed_value}&kinds=arithmetic,linear,word,fractions"
-        ingest_source(lake, SourceConfig(name=source, paths=[spec]), IngestSettings(), f"seed-{source}")
+        ingest_source(lake, SourceSettings(name=source, paths=[spec]), IngestSettings(), f"seed-{source}")
 
 
 def settings(engine: EngineSettings, args, source: str) -> DifficultySettings:
@@ -71,7 +72,8 @@ def stage_run(home: Home, diff: DifficultySettings, engine=None) -> tuple[int, f
 
 def requests_for(home: Home, diff: DifficultySettings):
     with Lake(home) as lake:
-        return [build_request(diff, p.problem, "raw-1") for p in select_prompts(lake, diff)]
+        prompts = store.select_prompts(lake, diff.base.model, diff.sources, diff.limit)
+        return [build_request(diff, p["problem"], "raw-1") for p in prompts]
 
 
 def result(raw: tuple[int, float], stage: tuple[int, float]) -> dict:
@@ -82,9 +84,9 @@ def result(raw: tuple[int, float], stage: tuple[int, float]) -> dict:
 
 
 def bench_openai(home: Home, args) -> dict:
-    from tasks.llm.local_model import LocalModelServer, ServerConfig, ensure_local_model
+    from tasks.llm.local_model import LocalModelServer, ServerSettings, ensure_local_model
 
-    with LocalModelServer(ServerConfig(model=str(ensure_local_model()))) as server:
+    with LocalModelServer(ServerSettings(model=str(ensure_local_model()))) as server:
         engine = EngineSettings(kind="openai", base_url=server.base_url, model=server.model_name,
                                 max_concurrency=args.concurrency)
         raw_settings, stage_settings = settings(engine, args, "raw"), settings(engine, args, "stage")

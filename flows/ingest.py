@@ -14,12 +14,12 @@ from pydantic import Field
 
 from flows.runtime.alerts import ALERT_HOOKS
 from flows.runtime.stage_runner import run_stage
-from schemas.config import IngestJob, IngestSettings, SourceConfig
+from schemas.config import IngestJob, IngestSettings, SourceSettings
 
 
 @flow(name="ingest", log_prints=True, **ALERT_HOOKS)
 def ingest_flow(
-    sources: Annotated[list[SourceConfig], Field(description="Seed sources to read.")],
+    sources: Annotated[list[SourceSettings], Field(description="Seed sources to read.")],
     settings: Annotated[IngestSettings, Field(description="Ingest limits and batch size.")] = IngestSettings(),
     home: Annotated[str | None, Field(description="Warehouse home; default $TEACHABLE_HOME or ./.teachable.")] = None,
 ) -> dict:

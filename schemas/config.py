@@ -25,7 +25,7 @@ from schemas.warehouse import WarehouseSettings
 SourceFormat = Literal["jsonl", "json", "csv", "parquet", "hf", "procedural"]
 
 
-class SourceConfig(Settings):
+class SourceSettings(Settings):
     """One seed source: files, globs, a Hugging Face dataset or the procedural generator."""
 
     name: str = Field(min_length=1, description="Source name stored on every prompt.")
@@ -65,7 +65,7 @@ class IngestSettings(Settings):
 class IngestJob(Settings):
     """What one ingest run reads (the sources) and how (the limits): the ingest stage's settings."""
 
-    sources: list[SourceConfig] = Field(min_length=1, description="Seed sources to read.")
+    sources: list[SourceSettings] = Field(min_length=1, description="Seed sources to read.")
     settings: IngestSettings = Field(default_factory=IngestSettings, description="Ingest limits and batch size.")
 
 
@@ -74,7 +74,7 @@ class PipelineConfig(Settings):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     name: str = Field("teachable", description="Pipeline name; also the default release name.")
-    sources: list[SourceConfig] = Field(min_length=1, description="Seed sources to ingest.")
+    sources: list[SourceSettings] = Field(min_length=1, description="Seed sources to ingest.")
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     decontaminate: DecontamSettings = Field(default_factory=DecontamSettings)

@@ -26,10 +26,10 @@ def command(
 ) -> None:
     """Read seed records into `prompts`; unreadable ones go to `quarantine` with a reason."""
     from flows.cli.common import home_of, run_stage
-    from schemas.config import IngestJob, IngestSettings, SourceConfig
+    from schemas.config import IngestJob, IngestSettings, SourceSettings
     from tasks.ingest.sources import resolve_units
 
-    config = SourceConfig(
+    config = SourceSettings(
         name=source, paths=paths, format=format, id_field=id_field, problem_field=problem_field,
         answer_field=answer_field, domain=domain, tests_field=tests_field,
         entry_point_field=entry_point_field, choices_field=choices_field, split=split, hf_config=hf_config,

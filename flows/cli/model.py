@@ -16,10 +16,10 @@ def serve_command(
     vllm_arg: Annotated[Optional[list[str]], typer.Option(help="Extra `vllm serve` argument (repeatable, e.g. --vllm-arg=--tensor-parallel-size=2).")] = None,
 ) -> None:
     """Serve a local model with vLLM as an OpenAI-compatible server until Ctrl-C."""
-    from tasks.llm.local_model import DEFAULT_SERVED_NAME, ServerConfig, ensure_local_model, serve_forever
+    from tasks.llm.local_model import DEFAULT_SERVED_NAME, ServerSettings, ensure_local_model, serve_forever
 
     chosen = model or str(ensure_local_model())
     extra = [*(vllm_arg or ()), *(("--reasoning-parser", reasoning_parser) if reasoning_parser else ())]
-    config = ServerConfig(model=chosen, served_name=served_name or DEFAULT_SERVED_NAME, port=port,
+    config = ServerSettings(model=chosen, served_name=served_name or DEFAULT_SERVED_NAME, port=port,
                           max_model_len=max_model_len, extra_args=tuple(extra))
     raise typer.Exit(serve_forever(config))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.records import IngestFile
 from tasks.failpoints import ENV as FAILPOINTS
 from tasks.failpoints import failpoint
@@ -156,7 +156,7 @@ class _FileChanged(Exception):
     """The file on disk changed while it was read: its rows are rolled back."""
 
 
-def _mapper(unit: SourceUnit, source: SourceConfig, settings: IngestSettings) -> RecordMapper:
+def _mapper(unit: SourceUnit, source: SourceSettings, settings: IngestSettings) -> RecordMapper:
     id_field = source.id_field or ("id" if unit.format == "procedural" else None)
     return RecordMapper(
         source=source.name,
@@ -171,7 +171,7 @@ def _mapper(unit: SourceUnit, source: SourceConfig, settings: IngestSettings) ->
 
 
 @contextmanager
-def _spooled(unit: SourceUnit, source: SourceConfig) -> Iterator[SourceUnit]:
+def _spooled(unit: SourceUnit, source: SourceSettings) -> Iterator[SourceUnit]:
     """Standard input copied to a temporary file (read once, hashed, sniffed like a file)."""
     if not unit.is_stdin:
         yield unit
@@ -184,7 +184,7 @@ def _spooled(unit: SourceUnit, source: SourceConfig) -> Iterator[SourceUnit]:
         yield replace(unit, format=fmt, location=str(copy))
 
 
-def _read_into(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: IngestSettings,
+def _read_into(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: IngestSettings,
                stats: UnitStats, batch: _Batch) -> str | None:
     """Read the unit into `batch` (flushing as it fills); returns the content sha256."""
     opened = read_unit(unit, source.split, source.hf_config)
@@ -230,7 +230,7 @@ def _consume(lake: Lake, opened: Opened, mapper: RecordMapper, word: str, batch_
     stats.unchanged = good  # minus what the flushes store (the caller subtracts)
 
 
-def _record(lake: Lake, unit: SourceUnit, fmt: str, source: SourceConfig, stats: UnitStats, run_id: str,
+def _record(lake: Lake, unit: SourceUnit, fmt: str, source: SourceSettings, stats: UnitStats, run_id: str,
             sha: str | None) -> None:
     stats.quarantined = sum(stats.reasons.values())
     store.record_file(lake, IngestFile(
@@ -240,7 +240,7 @@ def _record(lake: Lake, unit: SourceUnit, fmt: str, source: SourceConfig, stats:
     ))
 
 
-def _ingest_once(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: IngestSettings, run_id: str,
+def _ingest_once(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: IngestSettings, run_id: str,
                  shown: SourceUnit) -> UnitStats:
     stats = UnitStats(shown.source_file, unit.format)
     fresh = store.file_is_new(lake, source.name, unit.source_file)
@@ -261,7 +261,7 @@ def _ingest_once(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: I
     return stats
 
 
-def _changed(lake: Lake, unit: SourceUnit, source: SourceConfig, run_id: str, why: str) -> UnitStats:
+def _changed(lake: Lake, unit: SourceUnit, source: SourceSettings, run_id: str, why: str) -> UnitStats:
     """The unit's rows were rolled back: one quarantine entry says why; a rerun reads it again."""
     stats = UnitStats(unit.source_file, unit.format, read=1)
     stats.reasons["file_changed"] += 1
@@ -273,7 +273,7 @@ def _changed(lake: Lake, unit: SourceUnit, source: SourceConfig, run_id: str, wh
     return stats
 
 
-def ingest_unit(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: IngestSettings, run_id: str) -> UnitStats:
+def ingest_unit(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: IngestSettings, run_id: str) -> UnitStats:
     try:
         with _spooled(unit, source) as readable:
             stats = _ingest_once(lake, readable, source, settings, run_id, unit)
@@ -283,7 +283,7 @@ def ingest_unit(lake: Lake, unit: SourceUnit, source: SourceConfig, settings: In
     return stats
 
 
-def ingest_source(lake: Lake, source: SourceConfig, settings: IngestSettings, run_id: str) -> IngestReport:
+def ingest_source(lake: Lake, source: SourceSettings, settings: IngestSettings, run_id: str) -> IngestReport:
     units = resolve_units(source.paths, source.format, source.split, exclude=[lake.home.root])
     return IngestReport(run_id, source.name, [ingest_unit(lake, u, source, settings, run_id) for u in units])
 

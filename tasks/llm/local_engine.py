@@ -15,13 +15,13 @@ from pydantic import BaseModel
 
 from schemas.llm import EngineSettings
 from tasks.llm.gates import EndpointGate
-from tasks.llm.local_model import LocalModelServer, ServerConfig, ensure_local_model
+from tasks.llm.local_model import LocalModelServer, ServerSettings, ensure_local_model
 from tasks.llm.openai_engine import OpenAIEngine
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def server_config(settings: EngineSettings) -> ServerConfig:
+def server_config(settings: EngineSettings) -> ServerSettings:
     """The bundled model (or `local_model`), with the engine's reasoning parser and extra
     `vllm serve` arguments, e.g. `--max-model-len 32768` or `--tensor-parallel-size 2`."""
     extra = list(settings.server_args)
@@ -32,7 +32,7 @@ def server_config(settings: EngineSettings) -> ServerConfig:
         at = extra.index("--max-model-len")
         length["max_model_len"] = int(extra[at + 1])
         del extra[at : at + 2]
-    return ServerConfig(model=settings.local_model or str(ensure_local_model()), served_name=settings.model,
+    return ServerSettings(model=settings.local_model or str(ensure_local_model()), served_name=settings.model,
                         extra_args=tuple(extra), **length)
 
 

@@ -33,7 +33,7 @@ __all__ = [
     "DEFAULT_SERVED_NAME",
     "MODEL_DIR_NAME",
     "LocalModelServer",
-    "ServerConfig",
+    "ServerSettings",
     "default_model_cache",
     "ensure_local_model",
     "serve_forever",
@@ -221,7 +221,7 @@ def _tail(path: Path | None, lines: int = 30) -> str:
 
 
 @dataclass
-class ServerConfig:
+class ServerSettings:
     """How to launch the vLLM OpenAI-compatible server."""
 
     model: str  # local folder OR a Hugging Face model id (vLLM downloads hub ids itself when online)
@@ -239,7 +239,7 @@ class LocalModelServer:
 
     def __init__(
         self,
-        config: ServerConfig,
+        config: ServerSettings,
         log_path: Path | None = None,
         startup_timeout: float = 600,
         *,
@@ -371,7 +371,7 @@ class LocalModelServer:
         self.stop()
 
 
-def serve_forever(config: ServerConfig, startup_timeout: float = 600) -> int:
+def serve_forever(config: ServerSettings, startup_timeout: float = 600) -> int:
     """Run the server in the foreground until Ctrl-C or SIGTERM; returns a process exit code.
 
     Server output goes to the terminal. 0 after a requested stop, 1 if start-up fails, 130 if

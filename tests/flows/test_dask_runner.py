@@ -8,7 +8,7 @@ import socket
 import pytest
 from typer.testing import CliRunner
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.dedup import DedupSettings
 from schemas.errors import UserError
 from tasks.ingest.stage import ingest_source
@@ -34,7 +34,7 @@ def dask_cluster():
 @pytest.fixture
 def near_duplicates(tmp_path) -> list:
     """Procedural seeds, then a file of edited copies of some of them (same text in every home)."""
-    seeds = SourceConfig(name="gen", paths=["procedural://?n=700&seed=11"])
+    seeds = SourceSettings(name="gen", paths=["procedural://?n=700&seed=11"])
     with Lake(Home.resolve(tmp_path / "scratch")) as lake:
         ingest_source(lake, seeds, IngestSettings(), "ingest-test")
         problems = lake.query("SELECT problem FROM prompts ORDER BY source_id").column(0).to_pylist()
@@ -43,7 +43,7 @@ def near_duplicates(tmp_path) -> list:
     copies = [{"problem": edits[i % len(edits)](p)} for i, p in enumerate(problems[::3])]
     path = tmp_path / "copies.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in copies))
-    return [seeds, SourceConfig(name="copies", paths=[str(path)])]
+    return [seeds, SourceSettings(name="copies", paths=[str(path)])]
 
 
 def ingested(root, sources) -> str:

@@ -13,7 +13,7 @@ from flows.cli.app import main
 from flows.cli.common import user_errors
 from flows.cli.decontaminate import command
 from flows.decontaminate import decontaminate_flow
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.decontam import DecontamSettings
 from tasks.ingest.stage import ingest_source
 from warehouse.lake import Lake
@@ -31,7 +31,7 @@ def warehouse(home, tmp_path: Path):
     pool.write_text(json.dumps({"problem": f"Question: {PROBLEM}"}) + "\n"
                     + json.dumps({"problem": "What is the sum of 2 and 3?"}) + "\n")
     with Lake(home) as lake:
-        ingest_source(lake, SourceConfig(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
+        ingest_source(lake, SourceSettings(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
     return home, bench
 
 
@@ -84,7 +84,7 @@ def _pool_home(root: Path, bench: Path) -> str:
     from warehouse.home import Home
 
     with Lake(Home.resolve(root)) as lake:
-        ingest_source(lake, SourceConfig(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
+        ingest_source(lake, SourceSettings(name="pool", paths=[str(pool)]), IngestSettings(), "ingest")
     return str(root)
 
 

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.dedup import DedupSettings
 from tasks.ingest.stage import ingest_source
 from warehouse.lake import Lake
@@ -21,7 +21,7 @@ def pool(home, tmp_path):
     records = [BASE, BASE.upper(), BASE + " ", BASE.replace("48", "50"), "How many legs do 3 cats have?"]
     path.write_text("".join(json.dumps({"problem": r}) + "\n" for r in records))
     with Lake(home) as lake:
-        ingest_source(lake, SourceConfig(name="s", paths=[str(path)]), IngestSettings(), "ingest-test")
+        ingest_source(lake, SourceSettings(name="s", paths=[str(path)]), IngestSettings(), "ingest-test")
     return home
 
 

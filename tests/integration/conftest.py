@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tasks.llm.local_model import LocalModelServer, ServerConfig, _group_alive, ensure_local_model
+from tasks.llm.local_model import LocalModelServer, ServerSettings, _group_alive, ensure_local_model
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -25,7 +25,7 @@ def local_llm_server(tmp_path_factory: pytest.TempPathFactory):
     model_dir = ensure_local_model()
     log_path = tmp_path_factory.mktemp("vllm") / "server.log"
     # kv_cache_gb=2 -> VLLM_CPU_KVCACHE_SPACE=2 in the server's environment.
-    config = ServerConfig(model=str(model_dir), kv_cache_gb=2)
+    config = ServerSettings(model=str(model_dir), kv_cache_gb=2)
     server = LocalModelServer(config, log_path=log_path, startup_timeout=900)
     t0 = time.monotonic()
     server.start()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.decontam import DecontamSettings
 from tasks.decontam.loading import load_benchmarks
 from tasks.decontam.stage import run_decontam
@@ -133,10 +133,10 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 def ingest_all(lake, shared: Path, labelled: Path) -> None:
     for name in SEEDS:
         field = "question" if name.startswith("gsm8k") else "problem"
-        source = SourceConfig(name=name.split(".")[0], paths=[str(shared / "seeds" / name)],
+        source = SourceSettings(name=name.split(".")[0], paths=[str(shared / "seeds" / name)],
                               problem_field=field, answer_field="answer")
         ingest_source(lake, source, IngestSettings(), "ingest-seeds")
-    ingest_source(lake, SourceConfig(name="labelled", paths=[str(labelled)]), IngestSettings(), "ingest-labelled")
+    ingest_source(lake, SourceSettings(name="labelled", paths=[str(labelled)]), IngestSettings(), "ingest-labelled")
 
 
 def evaluate(lake, rows: list[dict]) -> dict:

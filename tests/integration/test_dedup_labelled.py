@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.dedup import DedupSettings
 from tasks.dedup.stage import run_dedup
 from tasks.ingest.stage import ingest_source
@@ -147,7 +147,7 @@ def test_labelled_near_duplicates(lake, tmp_path, shared_data, record_property):
     records = labelled_pool(seeds)
     path = tmp_path / "labelled.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    ingest_source(lake, SourceConfig(name="labelled", paths=[str(path)]), IngestSettings(), "ingest-labelled")
+    ingest_source(lake, SourceSettings(name="labelled", paths=[str(path)]), IngestSettings(), "ingest-labelled")
 
     report = run_dedup(lake, DedupSettings(), "dedup-labelled")
     rows = lake.query(

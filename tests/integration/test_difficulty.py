@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.difficulty import DifficultySettings
 from schemas.llm import EngineSettings
 from tasks.difficulty.stage import run_difficulty
@@ -28,7 +28,7 @@ def seed_gsm8k(lake, shared_data, tmp_path, n):
     path = tmp_path / "gsm8k_head.jsonl"
     with open(shared_data / "seeds" / "gsm8k_train.jsonl") as src:
         path.write_text("".join(itertools.islice(src, n)))
-    source = SourceConfig(name="gsm8k", paths=[str(path)], problem_field="question", answer_field="answer")
+    source = SourceSettings(name="gsm8k", paths=[str(path)], problem_field="question", answer_field="answer")
     ingest_source(lake, source, IngestSettings(), "ingest-test")
 
 

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.difficulty import DifficultySettings
 from schemas.errors import UserError
 from schemas.llm import EngineSettings
@@ -58,7 +58,7 @@ def reference_answer(messages: list[dict], index: int) -> str:
 def pool(lake, tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    ingest_source(lake, SourceConfig(name="mixed", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
+    ingest_source(lake, SourceSettings(name="mixed", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
     return lake
 
 
@@ -148,7 +148,7 @@ def test_open_prompts_are_judge_verified_and_ratings_are_stored(lake, home, tmp_
              "domain": "open"},
             {"id": "essay", "problem": "Write an essay on symmetry.", "domain": "open"}]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    ingest_source(lake, SourceConfig(name="open", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
+    ingest_source(lake, SourceSettings(name="open", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
     with FakeOpenAI(open_answer) as base, FakeOpenAI(judge_answer) as judge:
         s = settings(base.base_url).model_copy(update={
             "judge": EngineSettings(kind="openai", base_url=judge.base_url, model="judge", max_attempts=1),

@@ -16,9 +16,9 @@ def test_sigkill_mid_ingest_leaves_no_partial_rows_and_rerun_completes(home, tmp
             handle.write(f'{{"problem": "problem number {i} with some words", "answer": "{i}"}}\n')
     script = (
         "import sys; from warehouse.home import Home; from warehouse.lake import Lake;"
-        "from schemas.config import SourceConfig, IngestSettings; from tasks.ingest.stage import ingest_source;"
+        "from schemas.config import SourceSettings, IngestSettings; from tasks.ingest.stage import ingest_source;"
         f"lake = Lake(Home.resolve({str(home.root)!r})); print('open', flush=True);"
-        f"ingest_source(lake, SourceConfig(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=20000), 'run-killed')"
+        f"ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=20000), 'run-killed')"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "open"
@@ -33,10 +33,10 @@ def test_sigkill_mid_ingest_leaves_no_partial_rows_and_rerun_completes(home, tmp
     with Lake(home) as lake:
         assert lake.count("prompts") == 0
         assert lake.count("ingest_files") == 0
-        from schemas.config import IngestSettings, SourceConfig
+        from schemas.config import IngestSettings, SourceSettings
         from tasks.ingest.stage import ingest_source
 
-        totals = ingest_source(lake, SourceConfig(name="big", paths=[str(pool)]), IngestSettings(), "run-again").totals()
+        totals = ingest_source(lake, SourceSettings(name="big", paths=[str(pool)]), IngestSettings(), "run-again").totals()
         assert totals["ingested"] == 400_000
         assert lake.count("prompts") == 400_000
         assert lake.query("SELECT count(DISTINCT prompt_id) FROM prompts").column(0)[0].as_py() == 400_000

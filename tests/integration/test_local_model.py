@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -20,7 +19,7 @@ from tasks.llm import local_model as lm
 from tasks.llm.local_model import (
     DEFAULT_SERVED_NAME,
     LocalModelServer,
-    ServerConfig,
+    ServerSettings,
     _group_alive,
     _spawn_process_group,
     _stop_process_group,
@@ -90,7 +89,7 @@ def _fake_server(tmp_path: Path, delay: float = 0.5, **kwargs) -> tuple[LocalMod
     script = tmp_path / "fake_server.py"
     script.write_text(FAKE_SERVER)
     pid_file = tmp_path / "child.pid"
-    server = LocalModelServer(ServerConfig(model="unused/model"), log_path=tmp_path / "fake.log", **kwargs)
+    server = LocalModelServer(ServerSettings(model="unused/model"), log_path=tmp_path / "fake.log", **kwargs)
     server.build_command = lambda: [  # type: ignore[method-assign]
         sys.executable, str(script), str(server.port), server.model_name, str(pid_file), str(delay)
     ]
@@ -146,7 +145,7 @@ def test_ensure_local_model_is_atomic_and_cached(monkeypatch: pytest.MonkeyPatch
 
 def test_build_command_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    local = LocalModelServer(ServerConfig(model=str(tmp_path), port=8123, kv_cache_gb=3, extra_args=("--seed", "1")))
+    local = LocalModelServer(ServerSettings(model=str(tmp_path), port=8123, kv_cache_gb=3, extra_args=("--seed", "1")))
     cmd = local.build_command()
     assert cmd[:3] == [sys.executable, "-m", "vllm.entrypoints.openai.api_server"]
     args = dict(zip(cmd[3::2], cmd[4::2]))
@@ -159,7 +158,7 @@ def test_build_command_and_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert env["HF_HUB_OFFLINE"] == "1" and env["VLLM_CPU_KVCACHE_SPACE"] == "3"
     assert local.base_url == "http://127.0.0.1:8123/v1"
 
-    hub = LocalModelServer(ServerConfig(model="HuggingFaceTB/SmolLM2-135M-Instruct"))
+    hub = LocalModelServer(ServerSettings(model="HuggingFaceTB/SmolLM2-135M-Instruct"))
     assert "HF_HUB_OFFLINE" not in hub.build_env()
     assert hub.build_command()[4] == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -218,7 +217,7 @@ def test_server_start_and_stop_with_fake_server(tmp_path: Path) -> None:
 
 
 def test_server_early_exit_raises_with_log_tail(tmp_path: Path) -> None:
-    server = LocalModelServer(ServerConfig(model="unused/model"), log_path=tmp_path / "early.log")
+    server = LocalModelServer(ServerSettings(model="unused/model"), log_path=tmp_path / "early.log")
     server.build_command = lambda: [  # type: ignore[method-assign]
         sys.executable, "-c", "import sys\nfor i in range(50): print(f'line {i}')\nsys.exit(3)"
     ]
@@ -261,7 +260,7 @@ def test_serve_forever_stops_cleanly_on_sigterm(
     previous_handler = signal.getsignal(signal.SIGTERM)
     killer = threading.Thread(target=send_sigterm_when_ready, daemon=True)
     killer.start()
-    code = lm.serve_forever(ServerConfig(model="unused/model", port=port))
+    code = lm.serve_forever(ServerSettings(model="unused/model", port=port))
     killer.join(timeout=5)
     assert code == 0
     out = capsys.readouterr().out
@@ -297,7 +296,7 @@ def test_ensure_local_model_real() -> None:
 def test_real_server_early_exit_on_bad_model_folder(tmp_path: Path) -> None:
     empty = tmp_path / "not-a-model"
     empty.mkdir()
-    server = LocalModelServer(ServerConfig(model=str(empty)), log_path=tmp_path / "bad.log", startup_timeout=300)
+    server = LocalModelServer(ServerSettings(model=str(empty)), log_path=tmp_path / "bad.log", startup_timeout=300)
     with pytest.raises(RuntimeError, match="exited with code") as excinfo:
         server.start()
     assert str(empty) in str(excinfo.value)

@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 import random
 import re
-from pathlib import Path
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
 from schemas.decontam import DecontamSettings
 from tasks.decontam.check import check_chunk
 from tasks.decontam.encode import Encoder
 from tasks.decontam.loading import load_benchmarks
 from tasks.decontam.notation import plain
 from tasks.decontam.stage import check_key, run_decontam
-from tasks.ingest.stage import ingest_source
 
 from tests.tasks.test_decontam_stage import CARLA, JANET, bench_dir, contamination, ingest_pool  # noqa: F401
 

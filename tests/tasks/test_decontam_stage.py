@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.decontam import DecontamSettings, DeprecatedSettingWarning, judge_key_fields
 from schemas.llm import EngineSettings
 from schemas.records import Duplicate
@@ -53,7 +53,7 @@ def bench_dir(tmp_path: Path) -> Path:
 
 def ingest_pool(lake, tmp_path: Path, rows: list[dict], name: str = "pool") -> None:
     path = jsonl(tmp_path / f"{name}.jsonl", rows)
-    ingest_source(lake, SourceConfig(name=name, paths=[str(path)]), IngestSettings(), f"ingest-{uuid.uuid4().hex[:6]}")
+    ingest_source(lake, SourceSettings(name=name, paths=[str(path)]), IngestSettings(), f"ingest-{uuid.uuid4().hex[:6]}")
 
 
 POOL = [

@@ -6,7 +6,7 @@ import uuid
 
 import numpy as np
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.dedup import DedupSettings, EmbeddingSettings
 from tasks.dedup.embed import model_name, similar_pairs
 from tasks.dedup.stage import run_dedup
@@ -20,7 +20,7 @@ NATALIA = "Natalia sold clips to 48 of her friends in April, and then she sold h
 def add(lake, tmp_path, source: str, records: list[dict]) -> list[str]:
     path = tmp_path / f"{source}-{uuid.uuid4().hex[:6]}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    ingest_source(lake, SourceConfig(name=source, paths=[str(path)]), IngestSettings(), "ingest-test")
+    ingest_source(lake, SourceSettings(name=source, paths=[str(path)]), IngestSettings(), "ingest-test")
     rows = lake.query("SELECT prompt_id FROM prompts WHERE source_file = ? ORDER BY CAST(source_id AS INT)", [path.name])
     return rows.column("prompt_id").to_pylist()
 

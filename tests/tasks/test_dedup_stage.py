@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from schemas.config import IngestSettings, PipelineConfig, SourceConfig
+from schemas.config import IngestSettings, PipelineConfig, SourceSettings
 from schemas.dedup import DedupSettings
 from tasks.dedup.stage import params_key, run_dedup
 from tasks.ingest.stage import ingest_source
@@ -20,7 +20,7 @@ def add(lake, tmp_path: Path, source: str, records: list[dict]) -> list[str]:
     """Ingest records as one file; returns their prompt ids in file order."""
     path = tmp_path / f"{source}-{uuid.uuid4().hex[:6]}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    ingest_source(lake, SourceConfig(name=source, paths=[str(path)]), IngestSettings(), "ingest-test")
+    ingest_source(lake, SourceSettings(name=source, paths=[str(path)]), IngestSettings(), "ingest-test")
     rows = lake.query(
         "SELECT prompt_id FROM prompts WHERE source_file = ? ORDER BY CAST(source_id AS INT)", [path.name]
     )

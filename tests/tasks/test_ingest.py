@@ -7,13 +7,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.errors import UserError
 from tasks.ingest.stage import ingest_source
 
 
 def ingest(lake, path, settings=None, **fields):
-    source = SourceConfig(name=fields.pop("name", "src"), paths=[str(path)], **fields)
+    source = SourceSettings(name=fields.pop("name", "src"), paths=[str(path)], **fields)
     return ingest_source(lake, source, settings or IngestSettings(), f"run-{uuid.uuid4().hex[:8]}").totals()
 
 
@@ -148,7 +148,7 @@ def test_user_mistakes_are_one_line_errors(lake, tmp_path, monkeypatch, paths, f
     (tmp_path / "README").write_text("hello")
     (tmp_path / "x.jsonl").write_text("{}")
     with pytest.raises(UserError, match=message) as caught:
-        ingest_source(lake, SourceConfig.model_construct(name="s", paths=paths, format=fmt, split="train",
+        ingest_source(lake, SourceSettings.model_construct(name="s", paths=paths, format=fmt, split="train",
                                                          id_field=None, problem_field=None, answer_field=None,
                                                          domain=None, hf_config=None), IngestSettings(), "r")
     assert "\n" not in str(caught.value)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.errors import UserError
 from tasks.ingest.fields import prompt_id
 from tasks.ingest.stage import ingest_source
@@ -19,7 +19,7 @@ from tasks.text import normalize_text, text_hash
 
 
 def ingest(lake, *paths, name="src", **fields):
-    source = SourceConfig(name=name, paths=[str(p) for p in paths], **fields)
+    source = SourceSettings(name=name, paths=[str(p) for p in paths], **fields)
     return ingest_source(lake, source, IngestSettings(), f"run-{uuid.uuid4().hex[:8]}").totals()
 
 

@@ -12,7 +12,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from tasks.ingest.stage import ingest_source
 
 _counter = itertools.count()
@@ -81,7 +81,7 @@ def _check(lake, tmp_path, suffix: str, data: bytes) -> None:
     name = f"fuzz{next(_counter)}"
     path = tmp_path / f"{name}{suffix}"
     path.write_bytes(data)
-    source = SourceConfig(name=name, paths=[str(path)])
+    source = SourceSettings(name=name, paths=[str(path)])
     totals = ingest_source(lake, source, IngestSettings(max_problem_chars=100, batch_size=7), f"run-{name}").totals()
     assert totals["read"] == totals["ingested"] + totals["unchanged"] + totals["quarantined"]
     assert totals["read"] >= 1

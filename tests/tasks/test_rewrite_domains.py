@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from schemas.config import IngestSettings, SourceConfig
+from schemas.config import IngestSettings, SourceSettings
 from schemas.errors import UserError
 from schemas.llm import EngineSettings
 from schemas.traces import RewriteSettings
@@ -32,7 +32,7 @@ def rewriter(messages: list[dict], index: int) -> str:
 def pool(lake, tmp_path):
     path = tmp_path / "pool.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    ingest_source(lake, SourceConfig(name="pool", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
+    ingest_source(lake, SourceSettings(name="pool", paths=[str(path)], id_field="id"), IngestSettings(), "ingest-1")
     return lake
 
 

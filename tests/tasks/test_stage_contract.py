@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from schemas.config import IngestJob, PipelineConfig, SourceConfig
+from schemas.config import IngestJob, PipelineConfig, SourceSettings
 from schemas.errors import UserError
 from schemas.llm import EngineSettings
 from schemas.tables import TABLES
@@ -47,7 +47,7 @@ def test_inputs_are_checked_before_any_work(home):
 
 
 def test_a_direct_run_is_recorded_with_its_funnel(home):
-    job = IngestJob(sources=[SourceConfig(name="gen", paths=["procedural://?n=12&seed=3"])])
+    job = IngestJob(sources=[SourceSettings(name="gen", paths=["procedural://?n=12&seed=3"])])
     outcome = run_recorded("ingest", job, str(home.root))
     assert outcome.result["totals"]["ingested"] == 12
     with Lake(home, read_only=True) as lake:

@@ -9,7 +9,6 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pyarrow as pa
 
 from schemas.publish import RELEASE_KEY
 from schemas.records import DatasetVersion, Prompt
