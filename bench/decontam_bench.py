@@ -32,6 +32,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import tree_rss_mb  # noqa: E402
+
 DATA = Path(os.environ.get("TEACHABLE_DATA", ROOT.parent / "shared" / "data"))
 _NUMBER = re.compile(r"\d+")
 _SENTENCE = re.compile(r"(?<=[.?!])\s+")
@@ -105,23 +107,6 @@ def load_pool(home: Path, problems: list[str]) -> None:
                 lake.insert_new(Prompt, table)
 
 
-def _tree_rss_mb(pid: int) -> float:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
-
-
 def run_cli(home: Path, extra: list[str], kill_after: float | None = None) -> dict:
     """`teachable decontaminate` in a child process; peak tree RSS sampled every 100 ms."""
     command = ["nice", "-n", "5", str(ROOT / ".venv" / "bin" / "teachable"), "--home", str(home),
@@ -133,7 +118,7 @@ def run_cli(home: Path, extra: list[str], kill_after: float | None = None) -> di
                                  env={**os.environ, "COLUMNS": "200"})
         peak, killed = 0.0, False
         while child.poll() is None:
-            peak = max(peak, _tree_rss_mb(child.pid))
+            peak = max(peak, tree_rss_mb(child.pid))
             if kill_after is not None and time.perf_counter() - started > kill_after:
                 child.send_signal(signal.SIGKILL)
                 killed_at = datetime.now()

@@ -34,6 +34,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.measure import tree_rss_mb  # noqa: E402
 from bench.dedup_pool import Pool, load_seeds, make_pool  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,23 +77,6 @@ def score(pairs: list[tuple[int, int]], family: np.ndarray) -> dict:
             "precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def _tree_rss_mb(pid: int) -> float:
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0
-    for proc in procs:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total / 2**20
-
-
 def run_cli(home: Path, args: list[str]) -> dict:
     """`teachable dedup ARGS` on `home`: wall seconds (process start included), peak RSS of the
     command and its workers (sampled every 50 ms), and the stage counters it recorded."""
@@ -106,7 +90,7 @@ def run_cli(home: Path, args: list[str]) -> dict:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss_mb(child.pid))
+            peak = max(peak, tree_rss_mb(child.pid))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)

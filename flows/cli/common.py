@@ -110,3 +110,20 @@ def run_stage(ctx: typer.Context, name: str, settings: BaseModel, flow: Callable
         return run_recorded(name, settings, home).result
 
     return run_flow(start, home)
+
+
+def run_sharded_stage(ctx: typer.Context, name: str, settings: BaseModel, task_runner: str | None) -> dict:
+    """Run a stage whose shards may go to a Prefect task runner (`--task-runner threads|dask://`):
+    locally like any stage command, on a task runner through its flow (task runners are Prefect's)."""
+    from importlib import import_module
+
+    from flows.runtime.task_runners import kind_of
+
+    home = home_of(ctx)
+
+    def flow() -> dict:
+        return import_module(f"flows.{name}").subflow(settings, home, task_runner)
+
+    if kind_of(task_runner) == "local":
+        return run_stage(ctx, name, settings, flow)
+    return run_flow(flow, home)

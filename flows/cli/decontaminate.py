@@ -41,8 +41,8 @@ def command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress lines on stderr.")] = False,
 ) -> None:
     """Flag prompts that copy benchmark problems; each detection is a `contamination` row."""
-    from flows.cli.common import home_of, run_flow, run_stage
-    from flows.runtime.task_runners import kind_of, parse
+    from flows.cli.common import run_sharded_stage
+    from flows.runtime.task_runners import parse
     from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
     from schemas.llm import EngineSettings
     from tasks.decontam.loading import resolve_sources
@@ -61,17 +61,7 @@ def command(
     parse(task_runner)  # a bad value or an unreachable scheduler: one line, before Prefect starts
     if not quiet:
         log_progress()
-    home = home_of(ctx)
-
-    def flow() -> dict:
-        from flows.decontaminate import subflow
-
-        return subflow(settings, home, task_runner)
-
-    if kind_of(task_runner) == "local":
-        print_result(run_stage(ctx, "decontaminate", settings, flow))
-    else:  # chunks on a Prefect task runner: that needs the flow
-        print_result(run_flow(flow, home))
+    print_result(run_sharded_stage(ctx, "decontaminate", settings, task_runner))
 
 
 def log_progress() -> None:

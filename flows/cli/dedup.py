@@ -30,8 +30,8 @@ def command(
     task_runner: Annotated[Optional[str], typer.Option(help="Where shards run: local (worker processes), threads[:N] or dask://HOST:PORT (an existing Dask cluster).")] = None,
 ) -> None:
     """Drop exact and near-duplicate prompts; each dropped prompt gets a `duplicates` row."""
-    from flows.cli.common import home_of, run_flow, run_stage
-    from flows.runtime.task_runners import kind_of, parse
+    from flows.cli.common import run_sharded_stage
+    from flows.runtime.task_runners import parse
     from schemas.dedup import DedupSettings, EmbeddingSettings
 
     settings = DedupSettings(
@@ -42,17 +42,7 @@ def command(
         workers=workers,
     )
     parse(task_runner)  # fail fast, before Prefect starts: a bad value or an unreachable scheduler
-    home = home_of(ctx)
-
-    def flow() -> dict:
-        from flows.dedup import subflow
-
-        return subflow(settings, home, task_runner)
-
-    if kind_of(task_runner) == "local":
-        print_result(run_stage(ctx, "dedup", settings, flow))
-    else:  # shards on a Prefect task runner: that needs the flow
-        print_result(run_flow(flow, home))
+    print_result(run_sharded_stage(ctx, "dedup", settings, task_runner))
 
 
 def print_result(result: dict) -> None:
