@@ -104,32 +104,28 @@ def pool_matches(lake: Lake, params_key: str, keys: np.ndarray) -> pa.Table:
         lake.con.unregister("_dedup_keys")
 
 
-def problems(lake: Lake, prompt_ids: list[str]) -> list[str]:
-    """Problem texts of these prompts, in the order given."""
+def _prompt_column(lake: Lake, prompt_ids: list[str], column: str) -> list:
+    """One column of `prompts` for these ids, in the order given."""
     if not prompt_ids:
         return []
     lake.con.register("_dedup_ids", pa.table({"prompt_id": prompt_ids, "i": np.arange(len(prompt_ids))}))
     try:
         table = lake.con.execute(
-            "SELECT p.problem FROM prompts p JOIN _dedup_ids USING (prompt_id) ORDER BY i"
+            f"SELECT p.{column} FROM prompts p JOIN _dedup_ids USING (prompt_id) ORDER BY i"
         ).to_arrow_table()
     finally:
         lake.con.unregister("_dedup_ids")
-    return table.column("problem").to_pylist()
+    return table.column(column).to_pylist()
+
+
+def problems(lake: Lake, prompt_ids: list[str]) -> list[str]:
+    """Problem texts of these prompts, in the order given."""
+    return _prompt_column(lake, prompt_ids, "problem")
 
 
 def answers(lake: Lake, prompt_ids: list[str]) -> list[str | None]:
     """Reference answers of these prompts (None when absent), in the order given."""
-    if not prompt_ids:
-        return []
-    lake.con.register("_dedup_ids", pa.table({"prompt_id": prompt_ids, "i": np.arange(len(prompt_ids))}))
-    try:
-        table = lake.con.execute(
-            "SELECT p.answer FROM prompts p JOIN _dedup_ids USING (prompt_id) ORDER BY i"
-        ).to_arrow_table()
-    finally:
-        lake.con.unregister("_dedup_ids")
-    return table.column("answer").to_pylist()
+    return _prompt_column(lake, prompt_ids, "answer")
 
 
 def pool_embeddings(lake: Lake, params_key: str, model: str) -> pa.Table:
