@@ -10,6 +10,7 @@ silently lost.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,6 +64,21 @@ class LoadedBenchmarks:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(item.benchmark for item in self.items))
+
+    def files(self) -> list[dict]:
+        """What was loaded, for a release to state: per benchmark its file (or dataset id), the
+        sha256 of the file's bytes (None for a Hugging Face dataset) and its item count."""
+        counts = self.counts()
+        return [{"name": s.spec.name, "source": s.location, "items": counts.get(s.spec.name, 0),
+                 "sha256": file_sha256(Path(s.location)) if s.kind == "file" else None} for s in self.sources]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _file_format(path: Path) -> str:

@@ -31,6 +31,7 @@ class DecontamReport:
     rows: dict[str, int] = field(default_factory=dict)  # table -> new rows
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall time
     hits: list[dict] = field(default_factory=list)  # {benchmark, method, prompts, new}
+    benchmark_files: list[dict] = field(default_factory=list)  # {name, source, sha256, items} loaded
 
     def as_dict(self) -> dict:
         return asdict(self)

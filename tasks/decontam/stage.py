@@ -126,7 +126,7 @@ def run_decontam(lake: Lake, settings: DecontamSettings, run_id: str, *, cache_p
     started = time.perf_counter()
     loaded = load_benchmarks(settings.benchmarks)
     key = check_key(loaded.items, settings)
-    report = DecontamReport(run_id, key, loaded.counts(), dict(loaded.skipped))
+    report = DecontamReport(run_id, key, loaded.counts(), dict(loaded.skipped), benchmark_files=loaded.files())
     pending = store.pending_prompts(lake, key)
     report.already_checked = store.checked_count(lake, key)
     with lake.transaction():

@@ -113,3 +113,17 @@ def test_shared_benchmark_folder_loads_all_eleven_files(shared_data):
                                "minerva_math": 272, "olympiadbench": 675}
     lcb = next(i for i in loaded.items if i.benchmark == "livecodebench")
     assert not lcb.text.startswith("You will be given")
+
+
+def test_what_was_loaded_is_stated_with_each_files_sha256(shared_data):
+    """A release lists every benchmark file checked with the sha256 of the bytes loaded: the
+    decontaminate run stores them (`benchmark_files` in its stats) for publish to copy."""
+    import hashlib
+
+    from tasks.decontam.loading import load_benchmarks
+
+    folder = shared_data / "benchmarks"
+    files = load_benchmarks([str(folder)]).files()
+    on_disk = {p.resolve(): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    assert len(files) == 11 and all(f["items"] > 0 for f in files)
+    assert {Path(f["source"]): f["sha256"] for f in files}.items() <= on_disk.items()
