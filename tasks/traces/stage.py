@@ -89,6 +89,9 @@ def apply_keep_policy(checked: list[Checked], tokens: list[int], keep: str) -> l
             for i, c in enumerate(checked)]
 
 
+MAX_FAILED_SHARE = 0.5  # more failed samples than this: the run exits non-zero
+
+
 class TracesStage:
     def __init__(self, lake: Lake, settings: TracesSettings, run_id: str, cache_path: Path, engine: Engine | None = None,
                  factory: EngineFactory | None = None):
@@ -109,7 +112,19 @@ class TracesStage:
             self.client.flush(self.lake)
             self.report.llm = self.client.stats
             self.client.close()
+        self._fail_if_mostly_failed()
         return self.report
+
+    def _fail_if_mostly_failed(self) -> None:
+        """Failed requests decide nothing (their prompts wait for a rerun), and a run where most
+        failed says so and exits non-zero instead of looking like a finished run."""
+        llm = self.report.llm
+        failed = llm.get("samples_failed", 0)
+        asked = failed + llm.get("samples_generated", 0) + llm.get("samples_cached", 0)
+        if failed and failed > MAX_FAILED_SHARE * asked:
+            why = self.client.errors.most_common(1)[0][0] if self.client.errors else "no response"
+            raise UserError(f"traces: {failed} of {asked} samples failed ({why}); "
+                            f"{self.report.incomplete} prompts left for the next run")
 
     def _require_reasoning(self, responses: list[list]) -> None:
         answered = [s for row in responses for s in row if s is not None and s.text.strip()]

@@ -57,3 +57,24 @@ def test_a_rewrite_is_traced_by_its_own_band_not_its_seeds(pool):
     assert "p4" not in rows  # too_easy rewrite of a teachable seed: not traced
     seeds_only = picked(pool, base_model="base-a", include_rewritten=False)
     assert seeds_only == {"p1": "seed p1"}
+
+
+def test_an_outage_traces_nothing_and_fails_in_one_line_then_a_healthy_run_traces(pool, home):
+    from schemas.llm import EngineSettings
+    from tasks.traces.stage import run_traces
+    from tests.support.fake_openai import FakeOpenAI
+
+    def teacher(messages: list[dict], index: int) -> str:
+        return "<think>one and zero</think> The answer is \\boxed{1}."
+
+    def settings(url: str) -> TracesSettings:
+        engine = EngineSettings(kind="openai", base_url=url, model="t", max_attempts=1)
+        return TracesSettings(teacher=engine, base_model="base-a", k=2, allow_answer_only=True)
+
+    with FakeOpenAI(teacher, status=503) as down, pytest.raises(UserError, match=r"traces: 4 of 4 samples failed"):
+        run_traces(pool, settings(down.base_url), "traces-1", home.cache / "llm.sqlite")
+    assert pool.count("traces") == 0  # a failure is never a result
+    with FakeOpenAI(teacher) as up:
+        report = run_traces(pool, settings(up.base_url), "traces-2", home.cache / "llm.sqlite")
+    assert report.prompts == 2 and report.responses == 4 == pool.count("traces")
+    assert report.kept == 2 and report.dropped == {"wrong_answer": 2}  # p2's rewrite asks for 42
