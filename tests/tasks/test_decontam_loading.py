@@ -124,6 +124,6 @@ def test_what_was_loaded_is_stated_with_each_files_sha256(shared_data):
 
     folder = shared_data / "benchmarks"
     files = load_benchmarks([str(folder)]).files()
-    on_disk = {p.resolve(): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    on_disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
     assert len(files) == 11 and all(f["items"] > 0 for f in files)
-    assert {Path(f["source"]): f["sha256"] for f in files}.items() <= on_disk.items()
+    assert {Path(f["source"]).name: f["sha256"] for f in files}.items() <= on_disk.items()
