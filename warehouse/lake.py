@@ -333,6 +333,15 @@ class Lake:
         message, extra = getattr(self, "_label", None) or ("teachable", "{}")
         self.con.execute(f"CALL {CATALOG}.set_commit_message('teachable', ?, extra_info => ?)", [message, extra])
 
+    @contextmanager
+    def registered(self, name: str, table: pa.Table) -> Iterator[None]:
+        """An Arrow table visible to SQL as `name` for the duration of the block."""
+        self.con.register(name, table)
+        try:
+            yield
+        finally:
+            self.con.unregister(name)
+
     def insert_new(self, model: type[Record], batch: pa.Table) -> int:
         """Insert the rows whose key is not in the table yet; returns how many were new."""
         if batch.num_rows == 0:
@@ -340,14 +349,11 @@ class Lake:
         batch = batch.select(arrow_schema(model).names).cast(arrow_schema(model))
         table = f"{CATALOG}.{quote(model.__table__)}"
         match = " AND ".join(f"t.{quote(k)} = b.{quote(k)}" for k in model.__key__)
-        self.con.register("_teachable_batch", batch)
-        try:
+        with self.registered("_teachable_batch", batch):
             row = self.con.execute(
                 f"INSERT INTO {table} BY NAME SELECT * FROM _teachable_batch AS b "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match})"
             ).fetchone()
-        finally:
-            self.con.unregister("_teachable_batch")
         return int(row[0]) if row else 0
 
     def insert_records(self, records: Sequence[Record]) -> int:

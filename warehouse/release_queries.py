@@ -116,8 +116,7 @@ def source_lineage(lake: Lake, files: list[tuple[str, str]]) -> list[dict]:
     if not files:
         return []
     wanted = pa.table({"source": [s for s, _ in files], "source_file": [f for _, f in files]})
-    lake.con.register("_teachable_wanted", wanted)
-    try:
+    with lake.registered("_teachable_wanted", wanted):
         return lake.query(
             """
             SELECT DISTINCT w.source, w.source_file, i.format, i.content_sha256
@@ -126,8 +125,6 @@ def source_lineage(lake: Lake, files: list[tuple[str, str]]) -> list[dict]:
             ORDER BY 1, 2, 4 NULLS FIRST
             """
         ).to_pylist()
-    finally:
-        lake.con.unregister("_teachable_wanted")
 
 
 def siblings_by_benchmark(lake: Lake) -> dict[str, int]:
@@ -164,11 +161,8 @@ def unchecked_prompts(lake: Lake, prompt_ids: list[str]) -> int:
     """How many of the given prompts no decontaminate run checked (no `decontam_checked` row)."""
     if not prompt_ids:
         return 0
-    lake.con.register("_teachable_released", pa.table({"prompt_id": prompt_ids}))
-    try:
+    with lake.registered("_teachable_released", pa.table({"prompt_id": prompt_ids})):
         return int(lake.query(
             "SELECT count(DISTINCT w.prompt_id) AS n FROM _teachable_released w "
             "WHERE NOT EXISTS (SELECT 1 FROM decontam_checked k WHERE k.prompt_id = w.prompt_id)"
         ).to_pylist()[0]["n"])
-    finally:
-        lake.con.unregister("_teachable_released")

@@ -68,14 +68,11 @@ def pending(lake: Lake, params_key: str, source_priority: list[str]) -> pa.Table
 def stream_problems(lake: Lake, ids: pa.Table, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Batches of (id, problem) for a table of (id, prompt_id), in storage order: no sort, so
     the texts stream through without DuckDB holding them all."""
-    lake.con.register("_dedup_stream", ids)
-    try:
+    with lake.registered("_dedup_stream", ids):
         reader = lake.con.execute(
             "SELECT s.id, p.problem FROM prompts p JOIN _dedup_stream s USING (prompt_id)"
         ).to_arrow_reader(batch_rows)
         yield from reader
-    finally:
-        lake.con.unregister("_dedup_stream")
 
 
 def pool_size(lake: Lake, params_key: str) -> int:
@@ -84,8 +81,7 @@ def pool_size(lake: Lake, params_key: str) -> int:
 
 def pool_matches(lake: Lake, params_key: str, keys: np.ndarray) -> pa.Table:
     """Kept-pool entries (prompt_id, band, key) whose band key is one of `keys`."""
-    lake.con.register("_dedup_keys", pa.table({"key": np.unique(keys)}))
-    try:
+    with lake.registered("_dedup_keys", pa.table({"key": np.unique(keys)})):
         return lake.con.execute(
             f"""
             WITH pool AS ({_POOL}),
@@ -100,21 +96,16 @@ def pool_matches(lake: Lake, params_key: str, keys: np.ndarray) -> pa.Table:
             """,
             {"key": params_key},
         ).to_arrow_table()
-    finally:
-        lake.con.unregister("_dedup_keys")
 
 
 def _prompt_column(lake: Lake, prompt_ids: list[str], column: str) -> list:
     """One column of `prompts` for these ids, in the order given."""
     if not prompt_ids:
         return []
-    lake.con.register("_dedup_ids", pa.table({"prompt_id": prompt_ids, "i": np.arange(len(prompt_ids))}))
-    try:
+    with lake.registered("_dedup_ids", pa.table({"prompt_id": prompt_ids, "i": np.arange(len(prompt_ids))})):
         table = lake.con.execute(
             f"SELECT p.{column} FROM prompts p JOIN _dedup_ids USING (prompt_id) ORDER BY i"
         ).to_arrow_table()
-    finally:
-        lake.con.unregister("_dedup_ids")
     return table.column(column).to_pylist()
 
 
@@ -142,15 +133,12 @@ def pool_embeddings(lake: Lake, params_key: str, model: str) -> pa.Table:
 
 def stored_embeddings(lake: Lake, model: str, prompt_ids: list[str]) -> pa.Table:
     """(prompt_id, vector) already stored for these prompts (reused across settings changes)."""
-    lake.con.register("_dedup_ids", pa.table({"prompt_id": prompt_ids}))
-    try:
+    with lake.registered("_dedup_ids", pa.table({"prompt_id": prompt_ids})):
         return lake.con.execute(
             "SELECT e.prompt_id, e.vector FROM dedup_embeddings e SEMI JOIN _dedup_ids USING (prompt_id) "
             "WHERE e.model = $model",
             {"model": model},
         ).to_arrow_table()
-    finally:
-        lake.con.unregister("_dedup_ids")
 
 
 def write_run(

@@ -24,13 +24,10 @@ def file_is_new(lake: Lake, source: str, source_file: str) -> bool:
 
 def _append(lake: Lake, model: type, table: pa.Table) -> int:
     schema = arrow_schema(model)
-    lake.con.register("_teachable_ingest", table.select(schema.names).cast(schema))
-    try:
+    with lake.registered("_teachable_ingest", table.select(schema.names).cast(schema)):
         row = lake.con.execute(
             f"INSERT INTO {CATALOG}.{quote(model.__table__)} BY NAME SELECT * FROM _teachable_ingest"
         ).fetchone()
-    finally:
-        lake.con.unregister("_teachable_ingest")
     return int(row[0]) if row else 0
 
 
