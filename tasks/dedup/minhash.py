@@ -3,8 +3,8 @@
 A shard of texts becomes shingle hashes (`shingles`), then rensa R-MinHash signatures over those
 hashes, then one 64-bit key per LSH band: two texts share a band key iff they agree on all
 `rows` minima of that band (the key also encodes the band number, so keys of different bands
-never meet). Only band keys (and a hash of each text's numbers) leave this module: the keys are
-what the warehouse stores, so later runs compare new prompts with the kept pool without
+never meet). Only band keys, a hash of each text's numbers and its shingle set (to verify
+candidates without going back to the texts) leave this module: the keys are what the warehouse stores, so later runs compare new prompts with the kept pool without
 recomputing its signatures. Bands/rows follow from the threshold unless given.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import rensa
 
-from tasks.dedup.shingles import ShingleKind, Shingled, number_hashes, shingle, splitmix
+from tasks.dedup.shingles import ShingleKind, Shingled, ShingleSets, number_hashes, shingle, shingle_sets, splitmix
 
 # Band keys depend on the shingle hashing and on rensa's algorithm: bump when either changes.
 KEY_VERSION = f"1-rensa{rensa.RMinHash.ALGORITHM_VERSION}"
@@ -98,10 +98,11 @@ class SignedShard:
     has_shingles: np.ndarray  # bool: a text without letters or digits gets no keys (it could
     # only collide with every other such text)
     numbers: np.ndarray  # uint64 hash of each text's numbers, for the number guard
+    sets: ShingleSets  # each text's shingle set, for verifying candidate pairs without the texts
 
 
 def sign_shard(texts: pa.Array | list[str], params: LshParams) -> SignedShard:
-    """Band keys and number hashes of one shard of texts (runs in a worker process)."""
+    """Band keys, number hashes and shingle sets of one shard of texts (runs in a worker)."""
     shingled = shingle(texts, params.shingle, params.ngram)
     keys = band_keys(signatures(shingled, params.num_perm, params.seed), params.bands, params.rows)
-    return SignedShard(keys.view(np.int64), shingled.counts > 0, number_hashes(texts))
+    return SignedShard(keys.view(np.int64), shingled.counts > 0, number_hashes(texts), shingle_sets(shingled))

@@ -5,14 +5,14 @@ both texts hold the same numbers (a problem with other numbers is another proble
 the number hashes computed while signing, before any text is touched), the exact Jaccard
 similarity of the two shingle sets reaches the threshold, and (answer-aware, the default) the
 two reference answers are not both present and different: "sum" vs "product" of the roots are
-near-identical texts but different problems, and their answers tell. Jaccard is computed in
-chunks of pairs that worker processes take, each chunk shipping only the texts it needs.
+near-identical texts but different problems, and their answers tell. Jaccard is computed on
+the shingle sets kept from signing, all pairs in one compiled pass (`kernels`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -22,25 +22,15 @@ import re
 
 import numpy as np
 
-from tasks.dedup.shingles import ShingleKind, shingle
+from tasks.dedup.kernels import jaccard_of_pairs
+from tasks.dedup.shingles import ShingleKind, shingle, shingle_sets
 from tasks.verify import answers_equivalent, canonical_answer
-
-CHUNK_PAIRS = 20_000
 
 
 def score_pairs(texts: list[str], pairs: np.ndarray, kind: ShingleKind, n: int) -> np.ndarray:
-    """Exact Jaccard of each (i, j) row of `pairs`, indices into `texts` (runs in a worker)."""
-    shingled = shingle(texts, kind, n)
-    hashes, bounds = shingled.hashes.tolist(), shingled.offsets.tolist()
-    # Small sets of Python ints intersect faster than numpy arrays of a few dozen values.
-    sets = [frozenset(hashes[bounds[i] : bounds[i + 1]]) for i in range(len(texts))]
-    out = np.empty(len(pairs), np.float64)
-    for row, (a, b) in enumerate(pairs.tolist()):
-        x, y = sets[a], sets[b]
-        inter = len(x & y)
-        union = len(x) + len(y) - inter
-        out[row] = inter / union if union else 1.0
-    return out
+    """Exact Jaccard of each (i, j) row of `pairs`, indices into `texts`."""
+    sets = shingle_sets(shingle(texts, kind, n))
+    return jaccard_of_pairs(sets.values, sets.offsets, pairs)
 
 
 def jaccard(a: str, b: str, kind: ShingleKind, n: int) -> float:
@@ -53,19 +43,6 @@ class Verified:
     similarity: np.ndarray  # float64 per edge
     rejected: Counter = field(default_factory=Counter)  # why candidate pairs were not edges
 
-    def lookup(self) -> dict[tuple[int, int], float]:
-        return dict(zip(map(tuple, self.edges.tolist()), self.similarity.tolist()))
-
-
-def chunks(
-    pairs: np.ndarray, texts_of: Callable[[np.ndarray], list[str]], kind: ShingleKind, n: int
-) -> Iterator[tuple[np.ndarray, tuple]]:
-    """(pairs of the chunk, score_pairs arguments) for each chunk of sorted pairs."""
-    for start in range(0, len(pairs), CHUNK_PAIRS):
-        chunk = pairs[start : start + CHUNK_PAIRS]
-        ids, local = np.unique(chunk, return_inverse=True)
-        yield chunk, (texts_of(ids), local.reshape(-1, 2), kind, n)
-
 
 def number_guard(pairs: np.ndarray, numbers: np.ndarray, rejected: Counter) -> np.ndarray:
     """The pairs whose two texts hold the same numbers (`numbers` indexed by global id)."""
@@ -75,7 +52,7 @@ def number_guard(pairs: np.ndarray, numbers: np.ndarray, rejected: Counter) -> n
 
 
 def keep_similar(
-    scored: Iterator[tuple[np.ndarray, np.ndarray]], threshold: float, rejected: Counter
+    scored: Iterable[tuple[np.ndarray, np.ndarray]], threshold: float, rejected: Counter
 ) -> Verified:
     """Collect (pairs, jaccard) chunks into the edges at or above the threshold."""
     edges, sims = [np.zeros((0, 2), np.int64)], [np.zeros(0)]
@@ -135,14 +112,52 @@ def numeric_value(answer: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+# math-verify rarely needs more for short reference answers; a pair it cannot settle in this
+# time is kept apart (not provably the same answer), and one such pair must not stall a run.
+EQUIVALENCE_TIMEOUT_S = 1.0
+_BRACKETED = re.compile(r"^\\?(?:\\left)?\s*([\[(])(.*?)\\?(?:\\right)?\s*([\])])$", re.S)
+
+
+def numeric_tuple(answer: str) -> tuple[str, list[float]] | None:
+    """(brackets, values) of an interval or tuple of plain numbers such as `[-3, -1]` or
+    `(2, 3)`; None for anything else (a lone number, a union, a symbol inside)."""
+    found = _BRACKETED.match(canonical_answer(answer).replace(" ", ""))
+    if not found or "," not in found.group(2) or "(" in found.group(2) or "[" in found.group(2):
+        return None
+    values = [numeric_value(part) for part in found.group(2).split(",")]
+    if any(value is None for value in values):
+        return None
+    return found.group(1) + found.group(3), values
+
+
+def _is_set(answer: str) -> bool:
+    return "\\infty" in answer or "\\cup" in answer
+
+
+def _quick_verdict(a: str, b: str) -> bool | None:
+    """Equivalence decided from shapes, without math-verify: two LaTeX values that evaluate
+    here, two numeric tuples, or a number against a tuple (never the same). None when the
+    shapes do not tell (plain numbers go to tasks.verify, with its own tolerance)."""
+    if _is_set(a) != _is_set(b):  # an interval or union against a single value or a tuple
+        return False
+    tx, ty = numeric_tuple(a), numeric_tuple(b)
+    if tx is not None and ty is not None:
+        return tx[0] == ty[0] and len(tx[1]) == len(ty[1]) and all(
+            math.isclose(p, q, rel_tol=1e-6, abs_tol=1e-9) for p, q in zip(tx[1], ty[1]))
+    x = numeric_value(a) if ty is not None or "\\" in a + b or "^" in a + b else None
+    y = numeric_value(b) if tx is not None or "\\" in a + b or "^" in a + b else None
+    if (x is not None and ty is not None) or (tx is not None and y is not None):
+        return False
+    if x is not None and y is not None:
+        return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
+    return None
+
+
 def _equivalent(a: str, b: str) -> bool:
-    """Plain numbers go to tasks.verify directly (its own tolerance, no math-verify needed);
-    LaTeX values that evaluate here skip the math-verify round trip."""
-    if "\\" in a + b or "^" in a + b:
-        x, y = numeric_value(a), numeric_value(b)
-        if x is not None and y is not None:
-            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-9)
-    return answers_equivalent(a, b)
+    """LaTeX values and numeric tuples that evaluate here skip the math-verify round trip;
+    the rest go to tasks.verify with a short time limit."""
+    quick = _quick_verdict(a, b)
+    return quick if quick is not None else answers_equivalent(a, b, EQUIVALENCE_TIMEOUT_S)
 
 
 class AnswerCheck:

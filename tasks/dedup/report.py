@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from tasks.dedup.shingles import ShingleSets
 from tasks.runs import Funnel
 
 
@@ -44,20 +45,25 @@ class DedupReport:
 
 @dataclass
 class Pending:
-    """Pending prompts that are not exact duplicates; id = position = keep-preference order."""
+    """Pending prompts that are not exact duplicates; id = position = keep-preference order.
+    Shingle sets and texts are in the order they were streamed (`row` maps id to it); the
+    texts are kept only when a later step needs them (semantic dedup)."""
 
     prompt_ids: pa.Array
     keys: np.ndarray  # (prompts x bands) int64 LSH band keys
     has_shingles: np.ndarray  # bool per prompt
     numbers: np.ndarray  # uint64 number hash per prompt
-    texts: pa.ChunkedArray  # problems in the order they were streamed
-    text_row: np.ndarray  # id -> row of `texts`
+    sets: ShingleSets  # shingle set per streamed row
+    row: np.ndarray  # id -> streamed row
+    texts: pa.ChunkedArray | None = None  # problems per streamed row, when kept
 
     def __len__(self) -> int:
         return len(self.prompt_ids)
 
     def problems(self, ids: np.ndarray) -> list[str]:
-        return self.texts.take(pa.array(self.text_row[ids])).to_pylist() if len(ids) else []
+        if self.texts is None:
+            raise ValueError("the pending texts were not kept")
+        return self.texts.take(pa.array(self.row[ids])).to_pylist() if len(ids) else []
 
     def prompt_id(self, i: int) -> str:
         return self.prompt_ids[i].as_py()

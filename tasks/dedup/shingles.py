@@ -47,6 +47,48 @@ class Shingled:
         return np.diff(self.offsets)
 
 
+@dataclass(frozen=True)
+class ShingleSets:
+    """Each document's shingles as a set: 32-bit fingerprints (the high half of each 64-bit
+    shingle hash), sorted ascending without repeats, flat like `Shingled`. What verification
+    compares: two distinct shingles share a fingerprint with chance 2**-32, so the Jaccard of
+    these sets is that of the shingle sets but for a vanishing few pairs."""
+
+    values: np.ndarray  # uint32
+    offsets: np.ndarray  # int64, len = documents + 1
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def take(self, docs: np.ndarray) -> "ShingleSets":
+        """The sets of these documents, in this order (vectorised gather)."""
+        starts, counts = self.offsets[docs], np.diff(self.offsets)[docs]
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        source = np.repeat(starts - offsets[:-1], counts) + np.arange(int(offsets[-1]))
+        return ShingleSets(self.values[source], offsets)
+
+    @staticmethod
+    def concat(parts: "list[ShingleSets]") -> "ShingleSets":
+        if not parts:
+            return ShingleSets(np.zeros(0, np.uint32), np.zeros(1, np.int64))
+        shift = np.cumsum([0] + [len(p.values) for p in parts[:-1]])
+        offsets = np.concatenate([[0]] + [p.offsets[1:] + s for p, s in zip(parts, shift)]).astype(np.int64)
+        return ShingleSets(np.concatenate([p.values for p in parts]), offsets)
+
+
+def shingle_sets(shingled: Shingled) -> ShingleSets:
+    """Sorted, duplicate-free fingerprints per document: one sort of (document, fingerprint)."""
+    docs = len(shingled.offsets) - 1
+    owner = np.repeat(np.arange(docs, dtype=np.uint64), shingled.counts)
+    key = (owner << np.uint64(32)) | (shingled.hashes >> np.uint64(32))
+    key.sort()
+    if len(key):
+        key = key[np.concatenate([[True], key[1:] != key[:-1]])]
+    counts = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=docs)
+    return ShingleSets((key & np.uint64(0xFFFFFFFF)).astype(np.uint32),
+                       np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
+
+
 def normalized(texts: Sequence[str | None] | pa.Array) -> pa.Array:
     """Lower-cased tokens joined by single spaces ('' for a text without letters or digits)."""
     array = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())

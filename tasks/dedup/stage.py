@@ -29,8 +29,9 @@ from tasks.dedup.clusters import Drop, resolve
 from tasks.dedup.lsh import candidate_pairs
 from tasks.dedup.minhash import LshParams, choose_bands, sign_shard
 from tasks.dedup.semantic import semantic_duplicates
-from tasks.dedup.shingles import number_hashes
-from tasks.dedup.pairs import AnswerCheck, answer_guard, chunks, keep_similar, score_pairs
+from tasks.dedup.shingles import ShingleSets, number_hashes, shingle, shingle_sets
+from tasks.dedup.kernels import jaccard_of_pairs, warm_up_in_background
+from tasks.dedup.pairs import AnswerCheck, answer_guard, keep_similar
 from tasks.progress import progress
 from tasks.shards import ShardMapper, Workers, default_workers, warm_up
 from tasks.stage import StageContext
@@ -72,13 +73,15 @@ def _rank(lake: Lake, settings: DedupSettings, report: DedupReport) -> tuple[pa.
 
 
 def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: ShardMapper) -> Pending:
-    """Band keys and number hashes of every survivor: shards stream from the warehouse to the
-    worker processes while earlier shards are signed; the texts stay for verification."""
+    """Band keys, number hashes and shingle sets of every survivor: shards stream from the
+    warehouse to the worker processes while earlier shards are signed. The texts are kept
+    only for semantic dedup (verification needs the shingle sets alone)."""
     m = survivors.num_rows
     params = lsh_params(settings)
     keys = np.zeros((m, params.bands if settings.minhash else 0), np.int64)
     has, numbers = np.zeros(m, bool), np.zeros(m, np.uint64)
-    chunks, order = [], []
+    texts, sets, order = [], [], []
+    keep_texts = settings.embedding.enabled
     sink = progress()
     sink.start("dedup: signing prompts", None)
 
@@ -86,7 +89,8 @@ def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: Sha
         ids = pa.table({"id": np.arange(m, dtype=np.int64), "prompt_id": survivors.column("prompt_id")})
         for batch in store.stream_problems(lake, ids, settings.shard_size):
             order.append(batch.column("id").to_numpy())
-            chunks.append(batch.column("problem"))
+            if keep_texts:
+                texts.append(batch.column("problem"))
             yield order[-1], (batch.column("problem"), params)
 
     done = 0
@@ -94,17 +98,18 @@ def _sign(lake: Lake, settings: DedupSettings, survivors: pa.Table, workers: Sha
         for shard_ids, signed in workers.map(sign_shard, shards()):
             keys[shard_ids], has[shard_ids] = signed.keys, signed.has_shingles
             numbers[shard_ids] = signed.numbers
+            sets.append(signed.sets)
             done += len(shard_ids)
             sink.update(done, read=done)
-    elif settings.embedding.enabled:
+    elif keep_texts:
         for _ in shards():  # the texts only, for the encoder
             pass
     sink.finish()
-    text_row = np.zeros(m, np.int64)
+    row = np.zeros(m, np.int64)
     if order:
-        text_row[np.concatenate(order)] = np.arange(m)
-    texts = pa.chunked_array(chunks, pa.string())
-    return Pending(survivors.column("prompt_id").combine_chunks(), keys, has, numbers, texts, text_row)
+        row[np.concatenate(order)] = np.arange(m)
+    return Pending(survivors.column("prompt_id").combine_chunks(), keys, has, numbers, ShingleSets.concat(sets),
+                   row, pa.chunked_array(texts, pa.string()) if keep_texts else None)
 
 
 def _workers(settings: DedupSettings, m: int) -> int:
@@ -133,7 +138,7 @@ def _pool_candidates(
 
 
 def _near_duplicates(
-    lake: Lake, settings: DedupSettings, pending: Pending, report: DedupReport, workers: ShardMapper
+    lake: Lake, settings: DedupSettings, pending: Pending, report: DedupReport
 ) -> tuple[list[Drop], list[str]]:
     """MinHash drops (ids: pending positions, then pool ids) and the pool's prompt ids."""
     m = len(pending)
@@ -151,12 +156,16 @@ def _near_duplicates(
     if split_off:
         report.rejected["numbers_differ"] += sum(split_off)  # bucket pairs per band, not distinct
 
-    def texts_of(ids: np.ndarray) -> list[str]:  # ids sorted: pending ones come first
-        return pending.problems(ids[ids < m]) + [old_texts[i - m] for i in ids[ids >= m].tolist()]
-
     params = lsh_params(settings)
-    scored = workers.map(score_pairs, chunks(pairs, texts_of, params.shingle, params.ngram))
-    verified = keep_similar(scored, settings.threshold, report.rejected)
+    pool_sets = shingle_sets(shingle(old_texts, params.shingle, params.ngram)) if old_texts else None
+    sets = ShingleSets.concat([pending.sets, pool_sets]) if pool_sets else pending.sets
+    streamed = np.concatenate([pending.row, m + np.arange(len(pool_ids), dtype=np.int64)])
+
+    def similarity(asked: np.ndarray) -> np.ndarray:
+        """Jaccard of rows of global ids (pending ids, then pool ids)."""
+        return jaccard_of_pairs(sets.values, sets.offsets, streamed[asked])
+
+    verified = keep_similar([(pairs, similarity(pairs))], settings.threshold, report.rejected)
     check = AnswerCheck()
 
     def answers_of(ids: np.ndarray) -> list[str | None]:
@@ -165,19 +174,7 @@ def _near_duplicates(
     if settings.answer_aware:
         verified = answer_guard(verified, answers_of, report.rejected, check)
     report.verified_pairs = len(verified.edges)
-    known = verified.lookup()
-
-    def similarity(asked: np.ndarray) -> np.ndarray:
-        """Jaccard of (dropped, kept) rows: from the verified edges, else (members joined
-        through others) computed from the texts, all such rows in one batch."""
-        out = np.array([known.get((min(a, b), max(a, b)), np.nan) for a, b in asked.tolist()])
-        missing = np.flatnonzero(np.isnan(out))
-        if len(missing):
-            ids, local = np.unique(asked[missing], return_inverse=True)
-            out[missing] = score_pairs(texts_of(ids), local.reshape(-1, 2), params.shingle, params.ngram)
-        return out
-
-    drops = resolve(verified.edges, m, similarity)
+    drops = resolve(verified.edges, m, similarity)  # also scores members joined through others
     if settings.answer_aware:
         drops = _answers_agree(drops, answers_of, check, report)
     return drops, pool_ids
@@ -257,6 +254,8 @@ def run_dedup(
     at_most_pending = lake.count("prompts") - report.pool_before
     if shards is None and settings.minhash and _workers(settings, at_most_pending) > 1:
         warm_up()  # worker start-up (imports) overlaps with ranking the pending prompts
+    if settings.minhash and at_most_pending > 0:
+        warm_up_in_background()  # loading the compiled verifier overlaps with ranking and signing
     with _timed(report, "rank"):
         exact, survivors = _rank(lake, settings, report)
     if report.considered == 0:
@@ -270,7 +269,7 @@ def run_dedup(
         alive = np.ones(len(pending), bool)
         if settings.minhash:
             with _timed(report, "candidates_and_verify"):
-                drops, pool_ids = _near_duplicates(lake, settings, pending, report, workers)
+                drops, pool_ids = _near_duplicates(lake, settings, pending, report)
             dropped = _names(pending, pool_ids, [d.dropped for d in drops])
             kept = _names(pending, pool_ids, [d.kept for d in drops])
             rows += [(p, k, "minhash", d.similarity) for p, k, d in zip(dropped, kept, drops)]

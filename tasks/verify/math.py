@@ -191,11 +191,12 @@ def verify_answer(
         return Verdict(False, None, "none", f"error: {type(error).__name__}: {error}"[:300])
 
 
-def answers_equivalent(a: str, b: str) -> bool:
+def answers_equivalent(a: str, b: str, timeout_s: float = EQUIVALENCE_TIMEOUT_S) -> bool:
     """Whether two extracted answers mean the same (symmetric; False when either is empty).
 
     Same checks as `verify_answer` (letters, numbers with tolerance, canonical strings,
     math-verify in both directions, normalised strings when math-verify parses neither side).
+    math-verify gets `timeout_s` per direction; running out of time means not provably equivalent.
     """
     try:
         if not a or not b or not isinstance(a, str) or not isinstance(b, str):
@@ -208,7 +209,7 @@ def answers_equivalent(a: str, b: str) -> bool:
         number_a, number_b = parse_number(a), parse_number(b)
         if number_a is not None and number_b is not None:
             return numbers_close(number_a, number_b)
-        reply = _math_verify(a, b, EQUIVALENCE_TIMEOUT_S, symmetric=True)
+        reply = _math_verify(a, b, timeout_s, symmetric=True)
         if reply.get("status") == "ok":
             return bool(reply["equal"])
         if reply.get("status") in ("unparsed", "too_long"):

@@ -83,7 +83,7 @@ def test_dask_workers_give_the_local_pool_result(prefect_harness, dask_cluster, 
     signing = -(-(local["totals"]["considered"] - local["totals"]["dropped"]["exact"]) // SHARD)
     workers = set(dask_cluster.scheduler_info()["workers"])
     ran = [task for task in stream.data if task["worker"] in workers]
-    assert signing >= 4 and len(ran) >= signing + 1  # every signing shard, then verification chunks
+    assert signing >= 4 and len(ran) >= signing  # every signing shard (verification runs in the flow's process)
     assert len(ran) == len(stream.data) and {task["worker"] for task in ran} == workers
 
 
