@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
-PRELOAD = ("numpy", "pyarrow", "pyarrow.compute")  # imported once, in the fork server
+PRELOAD = ["numpy", "pyarrow", "pyarrow.compute"]  # imported once, in the fork server
 
 
 class ShardMapper(Protocol):
@@ -49,8 +49,10 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def warm_up() -> None:
-    """Start the fork server now, so its imports overlap with the caller's own work."""
+def warm_up(preload: tuple[str, ...] = ()) -> None:
+    """Start the fork server now, so its imports overlap with the caller's own work; `preload`
+    names modules the workers should start with too (used only if the server is not yet up)."""
+    PRELOAD.extend(name for name in preload if name not in PRELOAD)
     context = _context()
     if context.get_start_method() == "forkserver":
         from multiprocessing import forkserver

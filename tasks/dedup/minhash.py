@@ -22,7 +22,7 @@ import rensa
 from tasks.dedup.shingles import ShingleKind, Shingled, ShingleSets, number_hashes, shingle, shingle_sets, splitmix
 
 # Band keys depend on the shingle hashing and on rensa's algorithm: bump when either changes.
-KEY_VERSION = f"1-rensa{rensa.RMinHash.ALGORITHM_VERSION}"
+KEY_VERSION = f"2-rensa{rensa.RMinHash.ALGORITHM_VERSION}"  # 2: FNV-1a word tokens
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ are not the same tokens: a LaTeX command loses its backslash and keeps digits gl
 is not Python's for a few letters (`İ`, final `ς`). Stored band keys depend on this form, so it
 is the shingler's own and does not follow changes to `tasks.text`.
 Shingles are word n-grams of those tokens or character n-grams of the tokens joined by single
-spaces. Everything runs in Arrow and numpy, not per document in Python: this is the hot loop
-of the stage. Hashes are stable across processes and runs (blake2b of tokens, fixed mixing),
-since stored band keys depend on them.
+spaces. Nothing runs per document in Python: this is the hot loop of the stage. All-ASCII
+texts (nearly all) are tokenised by a compiled loop over their bytes (`kernels`), the others
+in Arrow; both give the same tokens and hashes. Hashes are stable across processes and runs
+(FNV-1a of word tokens, blake2b of number tokens, fixed mixing), since stored band keys
+depend on them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from tasks.dedup.kernels import FNV_OFFSET, FNV_PRIME, ascii_word_units
 
 ShingleKind = Literal["word", "char"]
 
@@ -89,11 +93,14 @@ def shingle_sets(shingled: Shingled) -> ShingleSets:
                        np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
 
+def _as_array(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    array = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def normalized(texts: Sequence[str | None] | pa.Array) -> pa.Array:
     """Lower-cased tokens joined by single spaces ('' for a text without letters or digits)."""
-    array = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
+    array = _as_array(texts)
     array = pc.utf8_lower(pc.utf8_normalize(array.fill_null(""), "NFKC"))
     for _ in range(2):  # "1,000" and "1000" are one token, as in `number_multiset` (see there)
         array = pc.replace_substring_regex(array, r"(\d),(\d)", r"\1\2")
@@ -122,16 +129,64 @@ def _stable_hashes(strings: pa.Array) -> np.ndarray:
     )
 
 
+def _token_hashes(strings: pa.Array) -> np.ndarray:
+    """FNV-1a (64-bit) of each token's UTF-8 bytes, as `kernels.ascii_word_units` computes it.
+    Only the distinct tokens of the texts the compiled path does not take get here."""
+    out = np.empty(len(strings), np.uint64)
+    for i, token in enumerate(strings.to_pylist()):
+        value = FNV_OFFSET
+        for byte in token.encode():
+            value = ((value ^ byte) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+        out[i] = value
+    return out
+
+
 def _word_units(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(hash per token, token offsets per document)."""
+    """(hash per token, token offsets per document) of normalised texts."""
     lists = pc.split_pattern(norm, " ")
     lengths = pc.list_value_length(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     lengths[pc.equal(norm, "").to_numpy(zero_copy_only=False)] = 0  # '' splits into ['']
     words = pc.list_flatten(lists)
     words = words.filter(pc.not_equal(words, "")) if len(words) != lengths.sum() else words
     encoded = pc.dictionary_encode(words)
-    units = _stable_hashes(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
+    units = _token_hashes(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
     return units, np.concatenate([[0], np.cumsum(lengths)])
+
+
+def _bytes_and_offsets(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of a string array and int64 offsets into them (no copy of the bytes)."""
+    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    _, offsets, data = array.buffers()
+    offsets = np.frombuffer(offsets, width)[array.offset : array.offset + len(array) + 1].astype(np.int64)
+    return (np.frombuffer(data, np.uint8) if data is not None else np.zeros(1, np.uint8)), offsets
+
+
+def _interleave(docs: int, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """One (units, offsets) in document order from parts of (documents, units, offsets)."""
+    counts = np.zeros(docs, np.int64)
+    for index, _, offsets in parts:
+        counts[index] = np.diff(offsets)
+    merged = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    units = np.empty(int(merged[-1]), np.uint64)
+    for index, part, offsets in parts:
+        units[np.repeat(merged[index] - offsets[:-1], np.diff(offsets)) + np.arange(len(part))] = part
+    return units, merged
+
+
+def _tokens_of(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Word units of raw texts: all-ASCII texts through the compiled tokeniser (the same tokens
+    and hashes as normalising them), the others through Arrow's Unicode normalisation."""
+    array = array.fill_null("")
+    ascii = pc.string_is_ascii(array).to_numpy(zero_copy_only=False)
+    if ascii.all():
+        return ascii_word_units(*_bytes_and_offsets(array))
+    if not ascii.any():
+        return _word_units(normalized(array))
+    fast, slow = np.flatnonzero(ascii), np.flatnonzero(~ascii)
+    return _interleave(len(array), [
+        (fast, *ascii_word_units(*_bytes_and_offsets(array.take(pa.array(fast))))),
+        (slow, *_word_units(normalized(array.take(pa.array(slow))))),
+    ])
 
 
 def _char_units(norm: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +239,10 @@ def ngram_hashes(units: np.ndarray, offsets: np.ndarray, n: int) -> Shingled:
 
 
 def shingle(texts: Sequence[str | None] | pa.Array, kind: ShingleKind, n: int) -> Shingled:
-    norm = normalized(texts)
-    units, offsets = _word_units(norm) if kind == "word" else _char_units(norm)
+    if kind == "word":
+        units, offsets = _tokens_of(_as_array(texts))
+    else:
+        units, offsets = _char_units(normalized(texts))
     return ngram_hashes(units, offsets, n)
 
 

@@ -253,7 +253,7 @@ def run_dedup(
     report.pool_before = store.pool_size(lake, report.params_key)
     at_most_pending = lake.count("prompts") - report.pool_before
     if shards is None and settings.minhash and _workers(settings, at_most_pending) > 1:
-        warm_up()  # worker start-up (imports) overlaps with ranking the pending prompts
+        warm_up(("tasks.dedup.preload",))  # worker start-up overlaps with ranking the pending prompts
     if settings.minhash and at_most_pending > 0:
         warm_up_in_background()  # loading the compiled verifier overlaps with ranking and signing
     with _timed(report, "rank"):

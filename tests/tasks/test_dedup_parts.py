@@ -209,3 +209,20 @@ def test_answer_shapes_settle_most_pairs_without_math_verify(a, b, differ):
     assert AnswerCheck().differ(a, b) is differ
     if "[" in a + b or "\\" in a + b:
         assert _quick_verdict(a, b) is (not differ)
+
+
+def test_compiled_ascii_tokens_equal_the_arrow_path_on_mixed_shards():
+    """All-ASCII texts take the compiled tokeniser, the others Arrow's Unicode path: the units
+    (token hashes) and offsets must be what the Arrow path alone gives for every text."""
+    import pyarrow as pa
+
+    from tasks.dedup import shingles
+
+    texts = ["A-b  C!", "", "!!!", "  lead 1,000,000 trail  ", "1,2,3,4,5,6,7", ",1,", "a,1", "1,a", "x\x00y",
+             "1,,2", "1, 2", "a1,2b", TEXT, None, "Ça va? π ≈ 3.14", "日本語", "What is $\\frac{1}{2}$ of 1,000?"]
+    for chosen in (texts, [t for t in texts if t is None or t.isascii()], ["Ça va", "日本語"]):
+        array = pa.array(chosen, pa.string())
+        units, offsets = shingles._tokens_of(array)
+        ref_units, ref_offsets = shingles._word_units(shingles.normalized(array))
+        assert offsets.tolist() == ref_offsets.tolist() and units.tolist() == ref_units.tolist()
+    assert shingles._tokens_of(pa.array(["1,000 apples"]).slice(0))[1].tolist() == [0, 2]
