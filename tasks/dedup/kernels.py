@@ -99,7 +99,8 @@ def _loaded() -> dict:
             kernels = _compile()
             kernels["jaccard_rows"](np.zeros(1, np.uint32), np.array([0, 1, 1], np.int64),
                                     np.array([[0, 1]], np.int64), np.zeros(1))
-            kernels["ascii_tokens"](np.zeros(1, np.uint8), np.array([0, 1], np.int64),
+            text = np.frombuffer(b"a", np.uint8)  # read-only, as texts' bytes are: one compiled type
+            kernels["ascii_tokens"](text, np.array([0, 1], np.int64),
                                     np.zeros(2, np.uint64), np.zeros(1, np.int64))
             _kernels = kernels
     return _kernels
