@@ -80,7 +80,42 @@ def _compile() -> dict:
             counts[doc] = found
         return k
 
-    return {"jaccard_rows": jaccard_rows, "ascii_tokens": ascii_tokens}
+    @numba.njit(cache=True, nogil=True, inline="always")
+    def mix(value):  # pragma: no cover - compiled; SplitMix64's finaliser, as shingles.splitmix
+        z = value + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+    @numba.njit(cache=True, nogil=True)
+    def ascii_numbers(data, offsets, out):  # pragma: no cover - compiled
+        prime = np.uint64(FNV_PRIME)
+        for doc in range(len(offsets) - 1):
+            start, end = offsets[doc], offsets[doc + 1]
+            total = np.uint64(0)
+            i = start
+            while i < end:
+                if not 48 <= data[i] <= 57:
+                    i += 1
+                    continue
+                value = np.uint64(FNV_OFFSET)
+                fraction = False
+                while i < end:
+                    c = data[i]
+                    if 48 <= c <= 57:
+                        value = (value ^ np.uint64(c)) * prime
+                    elif c == 44 and 48 <= data[i - 1] <= 57 and i + 1 < end and 48 <= data[i + 1] <= 57:
+                        pass  # "1,000" is 1000
+                    elif c == 46 and not fraction and i + 1 < end and 48 <= data[i + 1] <= 57:
+                        fraction = True
+                        value = (value ^ np.uint64(c)) * prime
+                    else:
+                        break
+                    i += 1
+                total += mix(value)
+            out[doc] = total
+
+    return {"jaccard_rows": jaccard_rows, "ascii_tokens": ascii_tokens, "ascii_numbers": ascii_numbers}
 
 
 _kernels: dict | None = None
@@ -102,6 +137,7 @@ def _loaded() -> dict:
             text = np.frombuffer(b"a", np.uint8)  # read-only, as texts' bytes are: one compiled type
             kernels["ascii_tokens"](text, np.array([0, 1], np.int64),
                                     np.zeros(2, np.uint64), np.zeros(1, np.int64))
+            kernels["ascii_numbers"](text, np.array([0, 1], np.int64), np.zeros(1, np.uint64))
             _kernels = kernels
     return _kernels
 
@@ -132,3 +168,11 @@ def ascii_word_units(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray,
     counts = np.empty(texts, np.int64)
     found = _loaded()["ascii_tokens"](data, np.ascontiguousarray(offsets, np.int64), units, counts)
     return units[:found], np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+
+def ascii_number_hashes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """uint64 per all-ASCII text: the sum of the mixed FNV-1a hashes of its numbers (digit runs
+    with an optional decimal part, a comma between two digits dropped), as `shingles.number_hashes`."""
+    out = np.empty(len(offsets) - 1, np.uint64)
+    _loaded()["ascii_numbers"](data, np.ascontiguousarray(offsets, np.int64), out)
+    return out

@@ -10,13 +10,12 @@ Shingles are word n-grams of those tokens or character n-grams of the tokens joi
 spaces. Nothing runs per document in Python: this is the hot loop of the stage. All-ASCII
 texts (nearly all) are tokenised by a compiled loop over their bytes (`kernels`), the others
 in Arrow; both give the same tokens and hashes. Hashes are stable across processes and runs
-(FNV-1a of word tokens, blake2b of number tokens, fixed mixing), since stored band keys
+(FNV-1a of tokens, fixed mixing), since stored band keys
 depend on them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.dedup.kernels import FNV_OFFSET, FNV_PRIME, ascii_word_units
+from tasks.dedup.kernels import FNV_OFFSET, FNV_PRIME, ascii_number_hashes, ascii_word_units
 
 ShingleKind = Literal["word", "char"]
 
@@ -118,15 +117,6 @@ def splitmix(values: np.ndarray) -> np.ndarray:
         z *= np.uint64(0x94D049BB133111EB)
         z ^= z >> np.uint64(31)
     return z
-
-
-def _stable_hashes(strings: pa.Array) -> np.ndarray:
-    # Only the distinct tokens of a shard get here, so a Python loop over them is cheap.
-    return np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "little")
-         for s in strings.to_pylist()),
-        dtype=np.uint64, count=len(strings),
-    )
 
 
 def _token_hashes(strings: pa.Array) -> np.ndarray:
@@ -257,11 +247,22 @@ def number_multiset(text: str | None) -> tuple[str, ...]:
 
 def number_hashes(texts: Sequence[str | None] | pa.Array) -> np.ndarray:
     """uint64 per text, equal for two texts iff their `number_multiset`s are equal (up to hash
-    collisions): a sum of token hashes, so order does not matter and repeats count."""
-    array = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(texts, pa.string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    array = pc.replace_substring_regex(array.fill_null(""), r"[^0-9.,]+", " ")  # shrink first
+    collisions): a sum of token hashes, so order does not matter and repeats count. All-ASCII
+    texts take the compiled scanner, the others Arrow; both hash a number the same way."""
+    array = _as_array(texts).fill_null("")
+    ascii = pc.string_is_ascii(array).to_numpy(zero_copy_only=False)
+    if ascii.all():
+        return ascii_number_hashes(*_bytes_and_offsets(array))
+    out = np.zeros(len(array), np.uint64)
+    fast, slow = np.flatnonzero(ascii), np.flatnonzero(~ascii)
+    if len(fast):
+        out[fast] = ascii_number_hashes(*_bytes_and_offsets(array.take(pa.array(fast))))
+    out[slow] = _arrow_number_hashes(array.take(pa.array(slow)))
+    return out
+
+
+def _arrow_number_hashes(array: pa.Array) -> np.ndarray:
+    array = pc.replace_substring_regex(array, r"[^0-9.,]+", " ")  # shrink first
     for _ in range(2):  # RE2 has no look-around: each pass joins every other "1,000,000" comma
         array = pc.replace_substring_regex(array, r"(\d),(\d)", r"\1\2")
     lists = pc.split_pattern(pc.replace_substring(array, ",", " "), " ")
@@ -280,7 +281,7 @@ def number_hashes(texts: Sequence[str | None] | pa.Array) -> np.ndarray:
     real = pc.not_equal(tokens_all, "").to_numpy(zero_copy_only=False)
     owners_np = np.concatenate(owners)[real]
     encoded = pc.dictionary_encode(tokens_all.filter(pa.array(real)))
-    token = splitmix(_stable_hashes(encoded.dictionary))[encoded.indices.to_numpy(zero_copy_only=False)]
+    token = splitmix(_token_hashes(encoded.dictionary))[encoded.indices.to_numpy(zero_copy_only=False)]
     total = np.zeros(len(array), np.uint64)
     with np.errstate(over="ignore"):
         np.add.at(total, owners_np, token)

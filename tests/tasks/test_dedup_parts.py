@@ -226,3 +226,14 @@ def test_compiled_ascii_tokens_equal_the_arrow_path_on_mixed_shards():
         ref_units, ref_offsets = shingles._word_units(shingles.normalized(array))
         assert offsets.tolist() == ref_offsets.tolist() and units.tolist() == ref_units.tolist()
     assert shingles._tokens_of(pa.array(["1,000 apples"]).slice(0))[1].tolist() == [0, 2]
+
+
+def test_compiled_number_hashes_equal_the_arrow_path():
+    import pyarrow as pa
+
+    from tasks.dedup import shingles
+
+    texts = ["48 and 2", "1,000,000 or 1.2.3", "5. .5", "1,.5", "1.2,3", "x_1 + 8\\times8 = 1,000 at .5 or 3.14.",
+             ",1,", "1,,2", "007", "a1b2", "1..2", "", "π ≈ 3.14", "Ça coûte 1,5 €"]
+    array = pa.array(texts)
+    assert shingles.number_hashes(array).tolist() == shingles._arrow_number_hashes(array).tolist()
