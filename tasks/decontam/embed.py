@@ -32,15 +32,7 @@ _CHUNK = 4096  # prompts per sparse product: bounds memory whatever the pool siz
 
 def encode(texts: list[str], settings: DecontamSettings) -> np.ndarray:
     """L2-normalised vectors of the settings' model (`tasks.embeddings`, on CPU)."""
-    return embeddings.encode(texts, settings.embedding_model, "cpu", settings.embedding_batch_size,
-                             settings.embedding_dtype)
-
-
-def vector_model(settings: DecontamSettings) -> str:
-    """The name cached item vectors are stored under: the model, and its precision unless
-    float32 (vectors of another precision are not mixed with this one's)."""
-    dtype = embeddings.resolve_dtype(settings.embedding_dtype)
-    return settings.embedding_model if dtype == "float32" else f"{settings.embedding_model}@{dtype}"
+    return embeddings.encode(texts, settings.embedding_model, "cpu", settings.embedding_batch_size)
 
 
 def _tfidf(batch: TokenBatch, idf: np.ndarray) -> sp.csr_matrix:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import ast
 import math
 import re
+import threading
 
 import numpy as np
 
@@ -170,6 +171,13 @@ class AnswerCheck:
     def __init__(self, threads: int = 4) -> None:
         self._seen: dict[tuple[str, str], bool] = {}
         self.threads = threads
+
+    @staticmethod
+    def warm_up_in_background(workers: int = 2) -> None:
+        """Start math-verify workers (each imports sympy, about a second) while the caller
+        signs and pairs, so the first answer checks do not wait for them."""
+        for _ in range(workers):
+            threading.Thread(target=answers_equivalent, args=("x+1", "1+x"), daemon=True).start()
 
     @staticmethod
     def _key(a: str | None, b: str | None) -> tuple[str, str] | None:

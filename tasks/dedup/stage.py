@@ -256,6 +256,8 @@ def run_dedup(
         warm_up(("tasks.dedup.preload",))  # worker start-up overlaps with ranking the pending prompts
     if settings.minhash and at_most_pending > 0:
         warm_up_in_background()  # loading the compiled verifier overlaps with ranking and signing
+        if settings.answer_aware:
+            AnswerCheck.warm_up_in_background()
     with _timed(report, "rank"):
         exact, survivors = _rank(lake, settings, report)
     if report.considered == 0:
