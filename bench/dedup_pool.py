@@ -120,7 +120,7 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
         first_of.setdefault(normalize_text(text), family[-1])
         if len(numbers) >= 3 and answer:
             first_of.setdefault((answer.strip(), numbers), family[-1])
-    seen = set(texts)
+    seen = {normalize_text(t) for t in texts}  # a copy up to spacing is an exact duplicate
     templates = [i for i, s in enumerate(seeds) if len(_NUMBER.findall(s.problem)) >= 2]
 
     def add(text: str, answer: str | None, fam: int, what: str) -> None:
@@ -135,28 +135,29 @@ def make_pool(n: int, seed: int = 0, seeds: list[Seed] | None = None) -> Pool:
     while quota["numbers"] > 0 and len(texts) < n:
         base = seeds[templates[int(rng.integers(len(templates)))]].problem
         # A permutation of the template's (or a sibling's) numbers is not "other numbers";
-        # a template drawn twice shares the record.
-        used = numbers_of.setdefault(base, {tuple(sorted(_NUMBER.findall(base)))})
+        # a template drawn twice, or two seeds that are one problem (AIME items in the MATH
+        # pool), share the record.
+        used = numbers_of.setdefault(normalize_text(base), {tuple(sorted(_NUMBER.findall(base)))})
         for _ in range(min(int(rng.integers(20, 31)), quota["numbers"])):
             text = _renumber(base, rng)
             numbers = tuple(sorted(_NUMBER.findall(text)))
-            if text not in seen and numbers not in used:
-                seen.add(text)
+            if normalize_text(text) not in seen and numbers not in used:
+                seen.add(normalize_text(text))
                 used.add(numbers)
                 add(text, str(int(rng.integers(1, 10**6))), len(family), "numbers")
                 quota["numbers"] -= 1
     while quota["splice"] > 0 and len(texts) < n:
         a, b = rng.integers(len(seeds), size=2).tolist()
         text = _splice(seeds[a].problem, seeds[b].problem) if a != b else None
-        if text and text not in seen:
-            seen.add(text)
+        if text and normalize_text(text) not in seen:
+            seen.add(normalize_text(text))
             add(text, seeds[b].answer, len(family), "splice")
             quota["splice"] -= 1
     while quota["near"] > 0 and len(texts) < n:
         source = int(rng.integers(len(texts)))
         text = _one_word(texts[source], rng)
-        if text and text not in seen:
-            seen.add(text)
+        if text and normalize_text(text) not in seen:
+            seen.add(normalize_text(text))
             add(text, answers[source], family[source], "near")
             quota["near"] -= 1
     while len(texts) < n:
