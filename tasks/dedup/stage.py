@@ -168,8 +168,14 @@ def _near_duplicates(
     verified = keep_similar([(pairs, similarity(pairs))], settings.threshold, report.rejected)
     check = AnswerCheck()
 
+    known: dict[int, str | None] = {}
+
     def answers_of(ids: np.ndarray) -> list[str | None]:
-        return store.answers(lake, _names(pending, pool_ids, ids.tolist()))
+        """Reference answers by global id, each fetched once (the drops' ids are the edges')."""
+        missing = [i for i in ids.tolist() if i not in known]
+        if missing:
+            known.update(zip(missing, store.answers(lake, _names(pending, pool_ids, missing))))
+        return [known[i] for i in ids.tolist()]
 
     if settings.answer_aware:
         verified = answer_guard(verified, answers_of, report.rejected, check)

@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tasks.dedup.clusters import Drop, UnionFind, resolve
+from tasks.dedup.clusters import Drop, resolve
 from tasks.dedup.lsh import candidate_pairs, pairs_in_buckets
 from tasks.dedup.minhash import LshParams, candidate_probability, choose_bands, sign_shard
 from tasks.dedup.shingles import normalized, number_hashes, number_multiset, shingle
@@ -120,12 +120,45 @@ def test_score_pairs_is_exact_jaccard_and_guards_filter():
     assert verified.edges.tolist() == [[0, 1]] and rejected == {"numbers_differ": 1, "below_threshold": 1}
 
 
-def test_union_find_root_is_the_smallest_member():
-    forest = UnionFind()
-    for a, b in [(5, 3), (3, 9), (1, 7)]:
-        forest.union(a, b)
-    assert sorted(map(sorted, forest.groups().values())) == [[1, 7], [3, 5, 9]]
-    assert forest.find(9) == 3
+def reference_resolve(edges, n_new, similarity):
+    """The plain definition: union-find clusters; a new-only cluster keeps its smallest id,
+    a cluster reaching the pool points each new member at its most similar pool member."""
+    parent = {}
+
+    def find(x):
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges.tolist():
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    groups = {}
+    for x in list(parent):
+        groups.setdefault(find(x), []).append(x)
+    drops = []
+    for members in groups.values():
+        members.sort()
+        pool = [m for m in members if m >= n_new]
+        for m in (m for m in members if m < n_new):
+            targets = pool or ([members[0]] if m != members[0] else [])
+            if targets:
+                score, target = max((float(similarity(np.array([[m, t]]))[0]), -t) for t in targets)
+                drops.append(Drop(m, -target, score))
+    return sorted(drops, key=lambda d: d.dropped)
+
+
+def test_resolve_equals_the_union_find_definition_on_random_graphs():
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        n_new, total = int(rng.integers(2, 40)), int(rng.integers(40, 60))
+        edges = np.sort(rng.integers(0, total, (int(rng.integers(1, 50)), 2)), axis=1)
+        edges = edges[(edges[:, 0] != edges[:, 1]) & (edges[:, 0] < n_new)]
+        def similarity(asked):
+            return ((asked[:, 0] * 7 + asked[:, 1] * 3) % 5) / 5.0  # ties on purpose
+        assert resolve(edges, n_new, similarity) == reference_resolve(edges, n_new, similarity)
 
 
 def test_resolve_keeps_the_best_ranked_new_member_and_never_drops_the_pool():
