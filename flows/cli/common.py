@@ -117,7 +117,7 @@ def run_sharded_stage(ctx: typer.Context, name: str, settings: BaseModel, task_r
     locally like any stage command, on a task runner through its flow (task runners are Prefect's)."""
     from importlib import import_module
 
-    from flows.runtime.task_runners import kind_of
+    from flows.runtime.runner_spec import kind_of
 
     home = home_of(ctx)
 

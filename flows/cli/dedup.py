@@ -31,7 +31,7 @@ def command(
 ) -> None:
     """Drop exact and near-duplicate prompts; each dropped prompt gets a `duplicates` row."""
     from flows.cli.common import run_sharded_stage
-    from flows.runtime.task_runners import parse
+    from flows.runtime.runner_spec import check
     from schemas.dedup import DedupSettings, EmbeddingSettings
 
     settings = DedupSettings(
@@ -41,7 +41,7 @@ def command(
         embedding=EmbeddingSettings(enabled=embedding, model=embedding_model, threshold=embedding_threshold),
         workers=workers,
     )
-    parse(task_runner)  # fail fast, before Prefect starts: a bad value or an unreachable scheduler
+    check(task_runner)  # fail fast, before Prefect starts: a bad value or an unreachable scheduler
     print_result(run_sharded_stage(ctx, "dedup", settings, task_runner))
 
 

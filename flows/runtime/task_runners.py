@@ -8,7 +8,6 @@ a Prefect task runner (None for local); a bad value or an unreachable scheduler 
 
 from __future__ import annotations
 
-import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -22,70 +21,23 @@ from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from flows.runtime.runner_spec import check, kind_of, threads_of
 from schemas.errors import UserError
 from tasks.shards import default_workers
 
 T = TypeVar("T")
-CHOICES = "local, threads[:N] or dask://HOST:PORT"
-CONNECT_TIMEOUT_S = 5.0
 
 
 def parse(spec: str | None) -> TaskRunner | None:
     """The task runner a `--task-runner` value names; None for `local` (and no value)."""
-    kind, value = kind_of(spec), (spec or "").strip()
+    kind, address = check(spec), (spec or "").strip().replace("dask://", "tcp://", 1)
     if kind == "threads":
-        return ThreadPoolTaskRunner(max_workers=_threads(value))
+        return ThreadPoolTaskRunner(max_workers=threads_of(address))
     if kind == "dask":
-        host, port = _host_port(value)
-        address = f"tcp://{host}:{port}"
-        _reachable(host, port, address)
         from prefect_dask import DaskTaskRunner  # imported here: distributed is slow to import
 
         return DaskTaskRunner(address=address)
     return None
-
-
-def kind_of(spec: str | None) -> str:
-    """local | threads | dask; a malformed value is a UserError (no connection is tried)."""
-    value = (spec or "local").strip()
-    if value == "local":
-        return "local"
-    if value == "threads" or value.startswith("threads:"):
-        _threads(value)
-        return "threads"
-    if value.startswith("dask://"):
-        _host_port(value)
-        return "dask"
-    raise UserError(f"unknown task runner {value!r}: use {CHOICES}")
-
-
-def _threads(value: str) -> int:
-    count = value.partition(":")[2] or str(default_workers())
-    if not count.isdigit() or int(count) < 1:
-        raise UserError(f"bad task runner {value!r}: threads:N needs a whole number N >= 1")
-    return int(count)
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    try:
-        parts = urlsplit(value)
-        host, port, rest = parts.hostname, parts.port, parts.path.strip("/") + parts.query
-    except ValueError:  # a port that is not a number in 0-65535
-        host = port = rest = None
-    if not host or not port or rest:
-        raise UserError(f"bad task runner {value!r}: use dask://HOST:PORT (the scheduler's address)")
-    return host, port
-
-
-def _reachable(host: str, port: int, address: str) -> None:
-    # Checked before any work: the Dask client would only fail at the first shard, after a
-    # 30 s timeout, as a traceback inside the flow run.
-    try:
-        socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S).close()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UserError(f"cannot reach the Dask scheduler at {address}: {reason} "
-                        "(is `dask scheduler` running there?)") from None
 
 
 def on_task_runner(stage_flow: Flow, spec: str | None) -> Callable[..., Any]:

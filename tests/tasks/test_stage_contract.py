@@ -77,19 +77,21 @@ def test_local_engines_are_found_anywhere_in_the_settings():
     assert config.difficulty.base.kind == "local"  # the config itself is not changed
 
 
-def test_ad_hoc_ingest_needs_no_prefect(home, tmp_path):
+def test_ad_hoc_ingest_and_dedup_need_no_prefect(home, tmp_path):
     """Without a configured Prefect server an ad-hoc stage command does not even import Prefect
-    (no temporary server: ~13 s saved), and its run is recorded all the same."""
+    (no temporary server: ~13 s saved, nor its 1.8 s import), and its run is recorded all the
+    same; dedup's --task-runner flag is checked without it too."""
     seeds = tmp_path / "one.jsonl"
     seeds.write_text('{"problem": "What is 1+1?", "answer": "2"}\n')
-    script = ("import sys; from flows.cli.app import entrypoint\n"
-              f"sys.argv = ['teachable', '--home', {str(home.root)!r}, 'ingest', {str(seeds)!r}, '--source', 's']\n"
-              "try:\n    entrypoint()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
-              "print('PREFECT', 'prefect' in sys.modules)\n")
     env = {k: v for k, v in __import__("os").environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "PREFECT False" in proc.stdout and "ingested 1" in proc.stdout
+    for command, printed in ((["ingest", str(seeds), "--source", "s"], "ingested 1"), (["dedup"], "kept 1")):
+        script = ("import sys; from flows.cli.app import entrypoint\n"
+                  f"sys.argv = ['teachable', '--home', {str(home.root)!r}, *{command!r}]\n"
+                  "try:\n    entrypoint()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+                  "print('PREFECT', 'prefect' in sys.modules)\n")
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "PREFECT False" in proc.stdout and printed in proc.stdout, proc.stdout
     with Lake(home, read_only=True) as lake:
-        assert lake.query("SELECT stage FROM runs").to_pylist() == [{"stage": "ingest"}]
+        assert lake.query("SELECT stage FROM runs ORDER BY started_at").to_pylist() == [{"stage": "ingest"}, {"stage": "dedup"}]
