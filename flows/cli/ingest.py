@@ -28,6 +28,7 @@ def command(
     from flows.cli.common import home_of, run_stage
     from schemas.config import IngestJob, IngestSettings, SourceSettings
     from tasks.ingest.sources import resolve_units
+    from tasks.ingest.stage import prepare_workers
 
     config = SourceSettings(
         name=source, paths=paths, format=format, id_field=id_field, problem_field=problem_field,
@@ -38,7 +39,8 @@ def command(
     from warehouse.home import Home
 
     active = Home.resolve(home_of(ctx)).root  # never read as a source, even inside a given folder
-    resolve_units(config.paths, config.format, config.split, exclude=[active])  # fail fast
+    units = resolve_units(config.paths, config.format, config.split, exclude=[active])  # fail fast
+    prepare_workers(units)  # worker processes get ready while the warehouse opens
 
     def flow() -> dict:
         from flows.ingest import ingest_flow

@@ -1,7 +1,9 @@
 """Tasks layer (ingest): one source record -> one prompt row, or a reason it cannot be one.
 
-`RecordMapper.map` is the per-record hot path: field lookup, type checks, answer extraction,
-normalised hash and stable id. It returns a tuple in `PROMPT_COLUMNS` order or a `Bad`.
+`RecordMapper.fields` is the per-record hot path: field lookup, type checks, answer extraction,
+the record's other fields as JSON. It returns a tuple in `FIELD_COLUMNS` order or a `Bad`; the
+normalised text hash and the stable id are added to many rows at once (`tasks.ingest.rows`).
+`RecordMapper.map` is the whole row of one record, hashes included.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ _extract_text = lru_cache(maxsize=1 << 15)(extract_answer)
 CHOICES_FIELDS = ("choices", "options")
 # Fields that make a record without a domain a code record (HumanEval, MBPP, APPS/TACO, CodeContests, LCB).
 CODE_MARKERS = ("entry_point", "test_list", "input_output", "public_tests", "public_test_cases")
+_KIND_MARKERS = frozenset(CODE_MARKERS + CHOICES_FIELDS)  # most records have none: one C call
+# Order of the tuple `RecordMapper.fields` returns (the per-row columns of `prompts` but the hashes).
+FIELD_COLUMNS = ("source_id", "problem", "answer", "answer_raw", "domain", "extra")
 # Order of the tuple `RecordMapper.map` returns (the per-row columns of `prompts`).
 PROMPT_COLUMNS = (
     "prompt_id",
@@ -78,7 +83,7 @@ class RecordMapper:
             return "empty_problem", f"field {name!r} is null"
         if not isinstance(problem, str):
             return "wrong_type", f"field {name!r} is {type(problem).__name__}, expected a string"
-        if not problem.strip():
+        if not problem or problem.isspace():  # i.e. nothing left once stripped, without the copy
             return "empty_problem", f"field {name!r} is empty"
         if len(problem) > self.max_problem_chars:
             return "problem_too_long", f"{len(problem)} characters > limit {self.max_problem_chars}"
@@ -97,6 +102,17 @@ class RecordMapper:
         return source_id
 
     def map(self, record: dict, position: str) -> tuple | Bad:
+        """The whole prompt row of one record (`PROMPT_COLUMNS`), or why there is none."""
+        row = self.fields(record, position)
+        if type(row) is not tuple:
+            return row
+        source_id, problem, answer, answer_raw, domain, extra = row
+        hashed = text_hash(normalize_text(problem))
+        pid = prompt_id(self.source, self.source_file, source_id, hashed)
+        return (pid, source_id, problem, answer, answer_raw, domain, hashed, extra)
+
+    def fields(self, record: dict, position: str) -> tuple | Bad:
+        """The row of one record but its hashes (`FIELD_COLUMNS`), or why there is none."""
         problem_name, problem = self._problem(record)
         problem_error = self._check_problem(problem_name, problem)
         if problem_error:
@@ -106,8 +122,8 @@ class RecordMapper:
             answer, answer_raw = (_extract_text if type(answer_value) is str else extract_answer)(answer_value)
         except TypeError as exc:
             return Bad("wrong_type", f"answer field {answer_name!r} is {exc}", _raw(record))
-        source_id = self._source_id(record, position)
-        if isinstance(source_id, Bad):
+        source_id = position if self.id_field is None else self._source_id(record, position)
+        if type(source_id) is Bad:
             return source_id
         domain = self._domain(record)
         verify: dict = {}
@@ -133,17 +149,16 @@ class RecordMapper:
                     extra = exact_dumps(rest)  # integers of any size kept as written
                 except TooDeep as exc:
                     return Bad("too_deep", f"a field is {exc}", _raw(record))
-        hashed = text_hash(normalize_text(problem))  # type: ignore[arg-type]
-        pid = prompt_id(self.source, self.source_file, source_id, hashed)
-        return (pid, source_id, problem, answer, answer_raw, domain, hashed, extra)
+        return (source_id, problem, answer, answer_raw, domain, extra)
 
     def _domain(self, record: dict) -> str:
         domain = self.domain or record.get("domain")
         if isinstance(domain, str) and domain:
             return domain
-        if self.tests_field or not record.keys().isdisjoint(CODE_MARKERS):  # C-level: hot loop
+        markers = not record.keys().isdisjoint(_KIND_MARKERS)  # C-level: hot loop
+        if self.tests_field or (markers and not record.keys().isdisjoint(CODE_MARKERS)):
             return "code"
-        if self.choices_field or not record.keys().isdisjoint(CHOICES_FIELDS):
+        if self.choices_field or (markers and not record.keys().isdisjoint(CHOICES_FIELDS)):
             return "choice"
         return DEFAULT_DOMAIN
 

@@ -6,21 +6,23 @@ nothing, a rerun redoes it. Rows are keyed by stable ids, so re-ingesting adds 0
 record is counted once: read = ingested + unchanged + quarantined. A file that changes while it
 is read keeps none of its rows: it is one `file_changed` quarantine entry, and a rerun reads it.
 Standard input (`-`) is spooled to a temporary file first, so it is hashed and read like a file.
+Records are mapped a run at a time (`rows.map_items`); a large JSON lines file is parsed and
+mapped by worker processes (`workers`) while this process only writes, with the same rows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,11 +34,12 @@ from schemas.records import IngestFile
 from tasks.failpoints import ENV as FAILPOINTS
 from tasks.failpoints import failpoint
 from tasks.ingest import store
-from tasks.ingest.fields import ID_SEPARATOR
-from tasks.ingest.mapping import PROMPT_COLUMNS, RecordMapper
+from tasks.ingest.mapping import RecordMapper
+from tasks.ingest.rows import Mapped, map_items
 from tasks.ingest.sources import Opened, SourceUnit, read_unit, resolve_units, unit_size
+from tasks.ingest.workers import mapped_chunks, warm_up, worker_count
 from tasks.progress import progress
-from tasks.readers.files import Bad, sniff_json_kind
+from tasks.readers.files import Bad, Item, jsonl_chunks, sniff_json_kind
 from tasks.runs import Funnel, now
 from warehouse.lake import Lake
 
@@ -92,42 +95,52 @@ def _timestamps(at, n: int) -> pa.Array:
 
 
 class _Batch:
-    """Rows of one write, kept as tuples and turned into Arrow at flush time.
+    """Mapped rows waiting to be written, written `size` records at a time.
 
-    Prompt rows are written by one background thread while the caller maps the next batch
-    (DuckDB releases the GIL while it writes): at most one write is in flight, and it is waited
-    for before anything else touches the connection (`wait`, `close`), so the unit stays one
-    transaction and a rollback never races a write."""
+    Prompt rows are written by one background thread while the caller maps or receives the next
+    rows (DuckDB releases the GIL while it writes): at most one write is in flight, and it is
+    waited for before anything else touches the connection (`wait`, `close`), so the unit stays
+    one transaction and a rollback never races a write."""
 
-    def __init__(self, source: str, source_file: str, run_id: str, fresh: bool = False, background: bool = False):
-        self.source, self.source_file, self.run_id, self.fresh = source, source_file, run_id, fresh
-        self.prompts: list[tuple] = []
-        self.quarantine: list[tuple] = []
+    def __init__(self, source: str, source_file: str, run_id: str, fresh: bool = False, background: bool = False,
+                 size: int = 1 << 62):
+        self.source, self.source_file, self.run_id, self.fresh, self.size = source, source_file, run_id, fresh, size
+        self.pending: list[Mapped] = []
+        self.records = 0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-write") if background else None
         self._pending: Future | None = None
 
     def __len__(self) -> int:
-        return len(self.prompts) + len(self.quarantine)
+        return self.records
 
-    def add_bad(self, location: str, bad: Bad) -> None:
-        key = ID_SEPARATOR.join((self.source, self.source_file, location, bad.reason, bad.raw or ""))
-        qid = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        self.quarantine.append((qid, location, bad.reason, bad.detail, bad.raw))
+    def add(self, mapped: Mapped) -> None:
+        self.pending.append(mapped)
+        self.records += mapped.read
 
-    def _table(self, names: tuple[str, ...], rows: list[tuple], stamp: str) -> pa.Table:
-        n = len(rows)
-        columns = {name: pa.array(values, pa.string()) for name, values in zip(names, zip(*rows))}
+    def full(self) -> bool:
+        return self.records >= self.size
+
+    def _table(self, table: pa.Table, stamp: str) -> pa.Table:
+        n = table.num_rows
         constant = {k: _constant(v, n) for k, v in
                     (("source", self.source), ("source_file", self.source_file), ("run_id", self.run_id))}
-        return pa.table({**columns, **constant, stamp: _timestamps(now(), n)})
+        return pa.table({**{name: table.column(name) for name in table.column_names}, **constant,
+                         stamp: _timestamps(now(), n)})
+
+    def _take(self) -> Mapped:
+        """The rows of the first `size` records pending (all of them when fewer)."""
+        runs = Mapped.concat(self.pending) if self.pending else Mapped.empty()
+        head, rest = runs.split(self.size) if runs.read > self.size else (runs, None)
+        self.pending = [rest] if rest is not None else []
+        self.records = rest.read if rest is not None else 0
+        return head
 
     def flush(self, lake: Lake) -> int:
-        """Write and clear; returns how many prompt rows were new among the writes finished
-        (a background write is counted by the next flush or `wait`)."""
-        prompts = self._table(PROMPT_COLUMNS, self.prompts, "ingested_at") if self.prompts else None
-        names = ("quarantine_id", "location", "reason", "detail", "raw")
-        quarantine = self._table(names, self.quarantine, "quarantined_at") if self.quarantine else None
-        self.prompts, self.quarantine = [], []
+        """Write the first `size` records pending; returns how many prompt rows were new among
+        the writes finished (a background write is counted by the next flush or `wait`)."""
+        head = self._take()
+        prompts = self._table(head.prompts, "ingested_at") if head.prompts.num_rows else None
+        quarantine = self._table(head.quarantine, "quarantined_at") if head.quarantine.num_rows else None
         new = self.wait()
         if quarantine is not None:
             store.write_quarantine(lake, quarantine)
@@ -184,6 +197,34 @@ def _spooled(unit: SourceUnit, source: SourceSettings) -> Iterator[SourceUnit]:
         yield replace(unit, format=fmt, location=str(copy))
 
 
+def _batched(items: Iterable[Item], n: int) -> Iterator[list[Item]]:
+    """Lists of `n` items (the last one shorter)."""
+    items = iter(items)
+    while run := list(islice(items, n)):
+        yield run
+
+
+def _workers(unit: SourceUnit) -> int:
+    return worker_count(unit_size(unit)) if unit.format == "jsonl" and unit.is_file else 0
+
+
+def prepare_workers(units: list[SourceUnit]) -> None:
+    """Start the worker processes' fork server now if a unit will use workers: its start then
+    overlaps whatever comes before the first file (opening the warehouse)."""
+    if any(_workers(u) for u in units):
+        warm_up()
+
+
+def _runs(unit: SourceUnit, opened: Opened, mapper: RecordMapper) -> Iterator[Mapped]:
+    """The unit's records mapped, run by run: a large JSON lines file by worker processes,
+    anything else here, `PROGRESS_EVERY` records at a time."""
+    word = _POSITION_WORD.get(unit.format, "row")
+    workers = _workers(unit)
+    if workers and opened.reader is not None:
+        return mapped_chunks(jsonl_chunks(opened.reader), mapper, word, workers)
+    return (map_items(items, mapper, word) for items in _batched(opened.items, PROGRESS_EVERY))
+
+
 def _read_into(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: IngestSettings,
                stats: UnitStats, batch: _Batch) -> str | None:
     """Read the unit into `batch` (flushing as it fills); returns the content sha256."""
@@ -191,8 +232,8 @@ def _read_into(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: I
     sink = progress()
     sink.start(f"{source.name}: {unit.source_file}", unit_size(unit))
     try:
-        _consume(lake, opened, _mapper(unit, source, settings), _POSITION_WORD.get(unit.format, "row"),
-                 settings.batch_size, stats, batch, sink)
+        with closing(_runs(unit, opened, _mapper(unit, source, settings))) as runs:
+            _consume(lake, runs, opened, stats, batch, sink)
         sha = opened.finish()
     finally:
         opened.close()
@@ -203,30 +244,20 @@ def _read_into(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: I
     return sha
 
 
-def _consume(lake: Lake, opened: Opened, mapper: RecordMapper, word: str, batch_size: int,
-             stats: UnitStats, batch: _Batch, sink) -> None:
-    """The hot loop: locals only, one mapper call per record."""
-    good, read, pending, reasons, add, map_record = 0, 0, 0, stats.reasons, batch.prompts.append, mapper.map
-    for location, record in opened.items:
-        read += 1
-        pending += 1
-        row = record if type(record) is Bad else map_record(record, location)
-        if type(row) is tuple:
-            add(row)
-            good += 1
-        else:
-            where = location if type(record) is Bad else f"{word} {location}"
-            batch.add_bad(where, row)
-            reasons[row.reason] += 1
-        if pending >= batch_size:
+def _consume(lake: Lake, runs: Iterator[Mapped], opened: Opened, stats: UnitStats, batch: _Batch, sink) -> None:
+    """Count each run as it comes and write whenever a batch of records is full."""
+    good = 0
+    for mapped in runs:
+        stats.read += mapped.read
+        stats.reasons.update(mapped.reasons)
+        good += mapped.prompts.num_rows
+        batch.add(mapped)
+        while batch.full():
             stats.ingested += batch.flush(lake)
-            add, pending = batch.prompts.append, 0
             if FAILPOINTS in os.environ:  # the failpoint means "rows written": let the write land
                 stats.ingested += batch.wait()
             failpoint("ingest.batch")  # rows written, transaction not committed
-        if read % PROGRESS_EVERY == 0:
-            sink.update(opened.position(), read=read)
-    stats.read = read
+        sink.update(opened.position(), read=stats.read)
     stats.unchanged = good  # minus what the flushes store (the caller subtracts)
 
 
@@ -240,19 +271,25 @@ def _record(lake: Lake, unit: SourceUnit, fmt: str, source: SourceSettings, stat
     ))
 
 
+def _file_entry(source: SourceSettings, unit: SourceUnit, bad: Bad) -> Mapped:
+    """One quarantine entry about the whole unit (location 'file')."""
+    return map_items([("file", bad)], RecordMapper(source.name, unit.source_file), "file")
+
+
 def _ingest_once(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: IngestSettings, run_id: str,
                  shown: SourceUnit) -> UnitStats:
     stats = UnitStats(shown.source_file, unit.format)
     fresh = store.file_is_new(lake, source.name, unit.source_file)
-    batch = _Batch(source.name, unit.source_file, run_id, fresh, background=True)
+    batch = _Batch(source.name, unit.source_file, run_id, fresh, background=True, size=settings.batch_size)
     with lake.transaction():
         try:
             sha = _read_into(lake, unit, source, settings, stats, batch)
             if stats.read == 0:
                 stats.read = 1
-                batch.add_bad("file", Bad("empty_file", "the source holds no records"))
+                batch.add(_file_entry(source, unit, Bad("empty_file", "the source holds no records")))
                 stats.reasons["empty_file"] += 1
-            stats.ingested += batch.flush(lake)
+            while len(batch):
+                stats.ingested += batch.flush(lake)
             stats.ingested += batch.wait()
         finally:
             batch.close()
@@ -266,7 +303,7 @@ def _changed(lake: Lake, unit: SourceUnit, source: SourceSettings, run_id: str, 
     stats = UnitStats(unit.source_file, unit.format, read=1)
     stats.reasons["file_changed"] += 1
     batch = _Batch(source.name, unit.source_file, run_id)
-    batch.add_bad("file", Bad("file_changed", f"{why}: none of its rows were kept, ingest it again"))
+    batch.add(_file_entry(source, unit, Bad("file_changed", f"{why}: none of its rows were kept, ingest it again")))
     with lake.transaction():
         batch.flush(lake)
         _record(lake, unit, unit.format, source, stats, run_id, None)
@@ -285,6 +322,7 @@ def ingest_unit(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: 
 
 def ingest_source(lake: Lake, source: SourceSettings, settings: IngestSettings, run_id: str) -> IngestReport:
     units = resolve_units(source.paths, source.format, source.split, exclude=[lake.home.root])
+    prepare_workers(units)
     return IngestReport(run_id, source.name, [ingest_unit(lake, u, source, settings, run_id) for u in units])
 
 

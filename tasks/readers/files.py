@@ -207,34 +207,68 @@ def _decode_line(line: bytes, number: int, long_digits: bool = True) -> Item:
     return str(number), value
 
 
-def read_jsonl(reader: FileReader) -> Iterator[Item]:
-    """JSON lines, read in blocks; a BOM, CRLF endings and blank lines are tolerated."""
-    loads, decode, number, tail = orjson.loads, _decode_line, 0, b""
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole JSON lines of a file: `data` ends with a newline, or is the file's last line
+    without one (`last`); `before` is how many lines precede it, so its items number themselves
+    and any process can parse it: a line's item depends only on the line and its number."""
+
+    data: bytes
+    before: int
+    last: bool = False
+
+
+def jsonl_chunks(reader: FileReader) -> Iterator[Chunk | Item]:
+    """The file as line-aligned chunks of about `BLOCK` bytes (a BOM dropped), then, if reading
+    failed, one `unreadable_file` item."""
+    number, tail = 0, b""
     try:
         for block in iter(lambda: reader.stream.read(BLOCK), b""):
             if number == 0 and not tail and block.startswith(b"\xef\xbb\xbf"):
                 block = block[3:]
             data = tail + block if tail else block
-            lines = data.split(b"\n")
-            tail = lines.pop()
-            long_digits = _has_long_digits(data)
-            for line in lines:
-                number += 1
-                if not long_digits:  # the common case: one C call per line
-                    try:
-                        value = loads(line)
-                    except orjson.JSONDecodeError:
-                        value = None
-                    if type(value) is dict:
-                        yield str(number), value
-                        continue
-                if line.strip():
-                    yield decode(line.strip(), number, long_digits)
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            if cut:
+                whole = data[:cut] if tail else data
+                yield Chunk(whole, number)
+                number += whole.count(b"\n")
         if tail.strip():
-            number += 1
-            yield decode(tail.strip(), number)
+            yield Chunk(tail, number, last=True)
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         yield "file", Bad("unreadable_file", f"read failed: {exc}")
+
+
+def chunk_items(chunk: Chunk) -> Iterator[Item]:
+    """The items of one chunk; CRLF endings and blank lines are tolerated."""
+    if chunk.last:
+        yield _decode_line(chunk.data.strip(), chunk.before + 1)
+        return
+    loads, decode, number = orjson.loads, _decode_line, chunk.before
+    lines = chunk.data.split(b"\n")
+    lines.pop()  # the empty text after the final newline
+    long_digits = _has_long_digits(chunk.data)
+    for line in lines:
+        number += 1
+        if not long_digits:  # the common case: one C call per line
+            try:
+                value = loads(line)
+            except orjson.JSONDecodeError:
+                value = None
+            if type(value) is dict:
+                yield str(number), value
+                continue
+        if line.strip():
+            yield decode(line.strip(), number, long_digits)
+
+
+def read_jsonl(reader: FileReader) -> Iterator[Item]:
+    """JSON lines, read in blocks; a BOM, CRLF endings and blank lines are tolerated."""
+    for chunk in jsonl_chunks(reader):
+        if type(chunk) is Chunk:
+            yield from chunk_items(chunk)
+        else:
+            yield chunk
 
 
 def _json_items(stream: io.BufferedIOBase, exact: bool) -> Iterator[object]:
