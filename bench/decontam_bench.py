@@ -108,7 +108,12 @@ def load_pool(home: Path, problems: list[str]) -> None:
 
 
 def run_cli(home: Path, extra: list[str], kill_after: float | None = None) -> dict:
-    """`teachable decontaminate` in a child process; peak tree RSS sampled every 100 ms."""
+    """`teachable decontaminate` in a child process; peak tree RSS sampled every 100 ms, its
+    CPU-seconds and the load average around it (the machine is shared: wall time alone misleads)."""
+    import resource
+
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()
     command = ["nice", "-n", "5", str(ROOT / ".venv" / "bin" / "teachable"), "--home", str(home),
                "decontaminate", "--benchmarks", str(DATA / "benchmarks"), *extra]
     log = home.parent / f"cli-{time.time_ns()}.log"
@@ -127,8 +132,11 @@ def run_cli(home: Path, extra: list[str], kill_after: float | None = None) -> di
                 break
             time.sleep(0.1)
     text = log.read_text()
-    result = {"seconds": round(time.perf_counter() - started, 1), "rc": child.returncode, "killed": killed,
-              "peak_tree_rss_mb": round(peak), "log_tail": text[-3000:]}
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    result = {"seconds": round(time.perf_counter() - started, 1), "cpu_seconds": round(cpu, 1), "rc": child.returncode,
+              "killed": killed, "peak_tree_rss_mb": round(peak),
+              "load_average_1m": [round(load_before[0], 2), round(os.getloadavg()[0], 2)], "log_tail": text[-3000:]}
     if killed:
         result["seconds_since_last_commit"] = since_last_commit(text, killed_at)
     return result

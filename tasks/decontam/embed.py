@@ -32,7 +32,16 @@ _CHUNK = 4096  # prompts per sparse product: bounds memory whatever the pool siz
 
 def encode(texts: list[str], settings: DecontamSettings) -> np.ndarray:
     """L2-normalised vectors of the settings' model (`tasks.embeddings`, on CPU)."""
-    return embeddings.encode(texts, settings.embedding_model, "cpu", settings.embedding_batch_size)
+    return embeddings.encode(texts, settings.embedding_model, "cpu", settings.embedding_batch_size,
+                             settings.embedding_dtype, settings.embedding_max_tokens, settings.embedding_threads)
+
+
+def vector_model(settings: DecontamSettings) -> str:
+    """The name cached item vectors are stored under: the model, its precision unless float32
+    and its token limit (vectors made another way are not mixed with these)."""
+    dtype = embeddings.resolve_dtype(settings.embedding_dtype)
+    name = settings.embedding_model if dtype == "float32" else f"{settings.embedding_model}@{dtype}"
+    return f"{name}@{settings.embedding_max_tokens}"
 
 
 def _tfidf(batch: TokenBatch, idf: np.ndarray) -> sp.csr_matrix:
