@@ -24,6 +24,7 @@ from schemas.decontam import DecontamRechecked, DecontamSettings
 from schemas.records import Contamination
 from tasks.decontam import store
 from tasks.decontam.check import ChunkResult, check_chunk
+from tasks.decontam.embed import vector_model
 from tasks.decontam.loading import BenchmarkItem, load_benchmarks
 from tasks.decontam.stage import InProcess, best_hits, check_key
 from tasks.runs import Funnel
@@ -73,7 +74,7 @@ def run_recheck(lake: Lake, settings: DecontamSettings, run_id: str, shards=None
     report = RecheckReport(run_id, key, loaded.counts())
     pending = store.pending_published(lake, key)
     report.seconds["load"] = round(time.perf_counter() - started, 3)
-    vectors = store.cached_vectors(lake, settings.embedding_model) if settings.embedding else {}
+    vectors = store.cached_vectors(lake, vector_model(settings)) if settings.embedding else {}
     excluded: set[str] = set()
     report.prompts = len(set(pending.column("prompt_id").to_pylist()))
     for target in TARGETS:

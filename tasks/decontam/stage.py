@@ -37,9 +37,11 @@ from schemas.decontam import (
 from schemas.records import BenchmarkItem, Contamination
 from tasks.decontam import store
 from tasks.decontam.check import ChunkResult, check_chunk
+from tasks.decontam.embed import vector_model
 from tasks.decontam.loading import BenchmarkItem as Item
 from tasks.decontam.loading import load_benchmarks
 from tasks.decontam.ngrams import Hit
+from tasks.embeddings import resolve_dtype
 from tasks.decontam.report import DecontamReport
 from tasks.progress import progress
 from tasks.stage import StageContext
@@ -57,6 +59,8 @@ def check_key(items: list[Item], settings: DecontamSettings) -> str:
     """Hash of what decides verdicts: algorithm, semantic settings, benchmark item texts."""
     digest = hashlib.blake2b(digest_size=8)
     semantic = {**settings.model_dump(exclude=set(NON_SEMANTIC_FIELDS)), **judge_key_fields(settings)}
+    # The precision "auto" chose on this machine decides cosines, so it is what the key holds.
+    semantic["embedding_dtype"] = resolve_dtype(settings.embedding_dtype)
     digest.update(json.dumps({"algorithm": ALGORITHM, "settings": semantic}, sort_keys=True).encode())
     for item in sorted(items, key=lambda i: (i.benchmark, i.item_id)):
         digest.update(f"{item.benchmark}\x1f{item.item_id}\x1f{item.text_hash}\x1e".encode())
@@ -143,7 +147,7 @@ def run_decontam(lake: Lake, settings: DecontamSettings, run_id: str, *, cache_p
 def _chunks(lake: Lake, settings: DecontamSettings, run_id: str, key: str, items: list[Item], pending: pa.Table,
             report: DecontamReport, shards: ShardMapper | None, cache_path: Path | None,
             factory: EngineFactory | None) -> None:
-    vectors = store.cached_vectors(lake, settings.embedding_model) if settings.embedding else {}
+    vectors = store.cached_vectors(lake, vector_model(settings)) if settings.embedding else {}
     judge = Judge(settings, cache_path, run_id, factory) if settings.judge is not None else None
     ids, texts = pending.column("prompt_id").to_pylist(), pending.column("problem")
     work = chunk_args(key, items, settings, store.stored_allowlist(lake, key), texts, pending.column("answer"), vectors)
@@ -243,7 +247,7 @@ def _write(lake: Lake, result: ChunkResult, ids: list[str], items: list[Item], k
         for text, (reason, count) in result.allowlist.items()])
     fresh = {h: v for h, v in result.new_vectors.items() if h not in vectors}
     rows["decontam_embeddings"] = lake.insert_records([
-        DecontamEmbedding(model=settings.embedding_model, text_hash=h, vector=v.tolist(), run_id=run_id)
+        DecontamEmbedding(model=vector_model(settings), text_hash=h, vector=v.tolist(), run_id=run_id)
         for h, v in fresh.items()])
     vectors.update(fresh)
     flagged = result.flagged()

@@ -116,6 +116,17 @@ def test_rerun_checks_only_new_prompts_and_a_new_key_rechecks_all(lake, tmp_path
     assert lake.count("decontam_checked") == 5 + 1 + 6
 
 
+def test_the_check_key_holds_the_precision_auto_chose_and_batch_size_is_plumbing():
+    from tasks.embeddings import resolve_dtype
+
+    chosen = resolve_dtype("auto")
+    other = "float32" if chosen == "bfloat16" else "bfloat16"
+    auto = DecontamSettings(embedding_dtype="auto")
+    assert check_key([], auto) == check_key([], DecontamSettings(embedding_dtype=chosen))
+    assert check_key([], auto) != check_key([], DecontamSettings(embedding_dtype=other))
+    assert check_key([], auto) == check_key([], DecontamSettings(embedding_batch_size=64))
+
+
 def test_prompts_with_a_duplicates_row_are_not_checked(lake, tmp_path, bench_dir):
     ingest_pool(lake, tmp_path, POOL)
     first_id = lake.query("SELECT prompt_id FROM prompts WHERE source_id = '1'").column(0)[0].as_py()
