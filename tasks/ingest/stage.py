@@ -37,7 +37,7 @@ from tasks.ingest import store
 from tasks.ingest.mapping import RecordMapper
 from tasks.ingest.rows import Mapped, map_items
 from tasks.ingest.sources import Opened, SourceUnit, read_unit, resolve_units, unit_size
-from tasks.ingest.workers import mapped_chunks, warm_up, worker_count
+from tasks.ingest.workers import CHUNK_BYTES, mapped_chunks, warm_up, worker_count
 from tasks.progress import progress
 from tasks.readers.files import Bad, Item, jsonl_chunks, sniff_json_kind
 from tasks.runs import Funnel, now
@@ -221,7 +221,7 @@ def _runs(unit: SourceUnit, opened: Opened, mapper: RecordMapper) -> Iterator[Ma
     word = _POSITION_WORD.get(unit.format, "row")
     workers = _workers(unit)
     if workers and opened.reader is not None:
-        return mapped_chunks(jsonl_chunks(opened.reader), mapper, word, workers)
+        return mapped_chunks(jsonl_chunks(opened.reader, CHUNK_BYTES), mapper, word, workers)
     return (map_items(items, mapper, word) for items in _batched(opened.items, PROGRESS_EVERY))
 
 

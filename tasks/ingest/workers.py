@@ -18,32 +18,44 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
 
+from schemas.errors import UserError
 from tasks.ingest.mapping import RecordMapper
 from tasks.ingest.rows import Mapped, map_items
 from tasks.readers.files import Chunk, Item, chunk_items
 
 MAX_WORKERS = 4
 WORKERS_ENV = "TEACHABLE_INGEST_WORKERS"  # how many at most; 0: read every file in this process
-MIN_BYTES = 16 << 20  # below this a file is read faster than worker processes start
+MIN_BYTES = 32 << 20  # below this, starting workers costs more CPU than they save time
 IN_FLIGHT = 2  # chunks queued per worker: enough to keep it busy, little memory
+CHUNK_BYTES = 2 << 20  # small: the first rows come back soon, the last worker finishes soon after the others
 
 _mapper: RecordMapper | None = None
 _word = "line"
 
 
+def _most_workers() -> int:
+    text = os.environ.get(WORKERS_ENV, "").strip()
+    if not text:
+        return MAX_WORKERS
+    if not text.isdigit():
+        raise UserError(f"{WORKERS_ENV} must be a whole number of worker processes (0: none), not {text!r}")
+    return int(text)
+
+
 def worker_count(size: int | None) -> int:
     """How many workers a JSON lines file of `size` bytes gets: 0 means read it in this process."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    most = int(os.environ.get(WORKERS_ENV) or MAX_WORKERS)
+    most = _most_workers()
     if size is None or size < MIN_BYTES or cpus < 2:
         return 0
-    return max(0, min(cpus, most))
+    return min(cpus, most)
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -65,6 +77,7 @@ def warm_up() -> None:
 def _start(mapper: RecordMapper, word: str, lifeline: Connection) -> None:
     global _mapper, _word
     _mapper, _word = mapper, word
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; the lifeline ends us
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
 
 
@@ -80,7 +93,7 @@ def _exit_with_parent(lifeline: Connection) -> None:
 
 def _map_chunk(chunk: Chunk, track_ids: bool) -> Mapped:
     """Map one chunk, without the cyclic garbage collector: mapping makes no cycles but many
-    objects that would trigger it again and again (a tenth of the time)."""
+    objects that would trigger it again and again (about a tenth of its time)."""
     assert _mapper is not None
     gc.disable()
     try:

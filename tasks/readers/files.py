@@ -218,12 +218,12 @@ class Chunk:
     last: bool = False
 
 
-def jsonl_chunks(reader: FileReader) -> Iterator[Chunk | Item]:
-    """The file as line-aligned chunks of about `BLOCK` bytes (a BOM dropped), then, if reading
-    failed, one `unreadable_file` item."""
-    number, tail = 0, b""
+def jsonl_chunks(reader: FileReader, size: int | None = None) -> Iterator[Chunk | Item]:
+    """The file as line-aligned chunks of about `size` bytes (default `BLOCK`; a BOM dropped),
+    then, if reading failed, one `unreadable_file` item."""
+    number, tail, size = 0, b"", size or BLOCK
     try:
-        for block in iter(lambda: reader.stream.read(BLOCK), b""):
+        for block in iter(lambda: reader.stream.read(size), b""):
             if number == 0 and not tail and block.startswith(b"\xef\xbb\xbf"):
                 block = block[3:]
             data = tail + block if tail else block

@@ -75,9 +75,9 @@ def _write_pool(path, crlf: bool = False, bom: bool = False, trailing_newline: b
     return path
 
 
-def _force_workers(monkeypatch, block: int) -> None:
+def _force_workers(monkeypatch, chunk_bytes: int) -> None:
     monkeypatch.setattr(stage, "worker_count", lambda size: 2)
-    monkeypatch.setattr(files, "BLOCK", block)
+    monkeypatch.setattr(stage, "CHUNK_BYTES", chunk_bytes)
 
 
 def _ingest_all(home_dir, paths, **fields):
@@ -187,27 +187,48 @@ def test_written_rows_leave_memory_before_the_commit(lake):
     assert lake.count("prompts") == 60_000
 
 
-def test_workers_die_with_a_killed_ingest(home, tmp_path):
+def test_a_killed_ingest_takes_its_workers_along_and_leaves_no_rows(home, tmp_path):
     psutil = pytest.importorskip("psutil")
     pool = tmp_path / "pool.jsonl"
     pool.write_bytes(b"".join(b'{"problem": "problem %d"}\n' % i for i in range(200_000)))
     script = (
         "from warehouse.home import Home; from warehouse.lake import Lake; from tasks.ingest import stage;"
-        "from tasks.readers import files; from schemas.config import SourceSettings, IngestSettings;"
-        "stage.worker_count = lambda size: 2; files.BLOCK = 4096;"
+        "from schemas.config import SourceSettings, IngestSettings;"
+        "stage.worker_count = lambda size: 2; stage.CHUNK_BYTES = 4096;"
         f"lake = Lake(Home.resolve({str(home.root)!r}));"
-        f"stage.ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(), 'r')"
+        f"stage.ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=5000), 'r')"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
     parent = psutil.Process(proc.pid)
     deadline = time.time() + 120
     workers: list = []
-    while time.time() < deadline and len(workers) < 2:  # the fork server's children
-        workers = [p for c in parent.children() for p in c.children()]
+    while time.time() < deadline and (len(workers) < 2 or not any(home.data.rglob("*.parquet"))):
+        workers = [p for c in parent.children() for p in c.children()]  # the fork server's children
         time.sleep(0.05)
-    assert len(workers) >= 2, "no worker processes started"
+    assert len(workers) >= 2 and any(home.data.rglob("*.parquet")), "the ingest never got to write with workers"
     helpers = parent.children()
-    os.kill(proc.pid, signal.SIGKILL)
+    os.kill(proc.pid, signal.SIGKILL)  # mid-transaction: rows written, not committed
     proc.wait()
     _, alive = psutil.wait_procs(workers + helpers, timeout=20)
     assert alive == []
+    with Lake(home) as lake:
+        assert (lake.count("prompts"), lake.count("ingest_files")) == (0, 0)
+        totals = stage.ingest_source(lake, SourceSettings(name="big", paths=[str(pool)]), IngestSettings(), "again")
+        assert totals.totals()["ingested"] == lake.count("prompts") == 200_000
+
+
+def test_worker_count_follows_size_and_the_environment(monkeypatch):
+    from schemas.errors import UserError
+    from tasks.ingest import workers
+
+    monkeypatch.setattr(workers.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4, 5, 6, 7}, raising=False)
+    big = workers.MIN_BYTES
+    assert (workers.worker_count(big - 1), workers.worker_count(None), workers.worker_count(big)) == (0, 0, 4)
+    monkeypatch.setenv(workers.WORKERS_ENV, "0")
+    assert workers.worker_count(big) == 0  # every file read in this process
+    monkeypatch.setenv(workers.WORKERS_ENV, "6")
+    assert workers.worker_count(big) == 6
+    monkeypatch.setenv(workers.WORKERS_ENV, "two")
+    with pytest.raises(UserError, match="TEACHABLE_INGEST_WORKERS must be a whole number") as caught:
+        workers.worker_count(big)
+    assert "\n" not in str(caught.value)
