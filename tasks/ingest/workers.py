@@ -15,9 +15,9 @@ mapped again in this process against every id seen so far (rare: ids are mostly 
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 from collections import deque
@@ -91,15 +91,11 @@ def _exit_with_parent(lifeline: Connection) -> None:
     os._exit(1)
 
 
-def _map_chunk(chunk: Chunk, track_ids: bool) -> Mapped:
-    """Map one chunk, without the cyclic garbage collector: mapping makes no cycles but many
-    objects that would trigger it again and again (about a tenth of its time)."""
+def _map_chunk(chunk: Chunk, track_ids: bool) -> bytes:
+    """Map one chunk. The rows go back pickled with protocol 5, which copies Arrow buffers once,
+    where the pool's own protocol 4 copies them twice more (a fifth less CPU to send them)."""
     assert _mapper is not None
-    gc.disable()
-    try:
-        return map_items(chunk_items(chunk), _mapper, _word, track_ids)
-    finally:
-        gc.enable()
+    return pickle.dumps(map_items(chunk_items(chunk), _mapper, _word, track_ids), protocol=5)
 
 
 class _InOrder:
@@ -114,7 +110,7 @@ class _InOrder:
         chunk, future = self.pending.popleft()
         if future is None:  # a reader's item (a read that failed): mapped here
             return map_items([chunk], self.mapper, self.word)  # type: ignore[list-item]
-        mapped = future.result()
+        mapped = pickle.loads(future.result())
         if mapped.ids is None:
             return mapped
         seen = self.mapper.seen_ids
