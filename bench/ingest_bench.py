@@ -122,10 +122,11 @@ def _cpu(usage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_cli(path: Path, home: Path) -> dict:
+def run_cli(path: Path, home: Path, workers: int | None = None) -> dict:
     """The command as a user types it, timed from fork to exit; RSS is the command's own peak
     and the peak of the sum over it and the processes it started (sampled); CPU seconds are its
-    own and those of its whole process tree (worker processes included)."""
+    own and those of its whole process tree (worker processes included). `workers`: at most this
+    many worker processes (0: all in one process), else the command's own choice."""
     import resource
     import threading
 
@@ -137,7 +138,8 @@ def run_cli(path: Path, home: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, env=dict(os.environ))
+        env = dict(os.environ, **({"TEACHABLE_INGEST_WORKERS": str(workers)} if workers is not None else {}))
+        proc = subprocess.Popen(cmd, stdout=out_file, stderr=err_file, env=env)
         peak_tree = [0.0]
         done = threading.Event()
 
@@ -188,10 +190,10 @@ def bench_parse_baseline(path: Path) -> dict:
     return {"records": n, "seconds": round(seconds, 2), "records_per_s": round(n / seconds)}
 
 
-def bench_size(work: Path, n: int) -> dict:
+def bench_size(work: Path, n: int, workers: int | None = None) -> dict:
     pool = work / f"pool-{n}.jsonl"
     write_pool(pool, n)
-    ingest = run_cli(pool, work / f"home-{n}")
+    ingest = run_cli(pool, work / f"home-{n}", workers)
     rows = count_rows(work / f"home-{n}")
     baseline = bench_parse_baseline(pool)
     size_mb = round(pool.stat().st_size / 2**20)
@@ -206,13 +208,15 @@ def bench_size(work: Path, n: int) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, nargs="+", default=[200_000, 1_000_000])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="at most this many ingest worker processes (0: one process; default: ingest's choice)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="teachable-bench-"))
     try:
-        sizes = {str(n): bench_size(work, n) for n in args.records}
+        sizes = {str(n): bench_size(work, n, args.workers) for n in args.records}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    result = {"bench": "ingest", "seed_text": SEEDS.exists(), "sizes": sizes,
+    result = {"bench": "ingest", "seed_text": SEEDS.exists(), "workers": args.workers, "sizes": sizes,
               "targets": {"records_per_s": TARGET_RATE, "peak_rss_mb": TARGET_RSS_MB},
               "meets_targets": all(s["meets_targets"] for s in sizes.values())}
     print(json.dumps(result, indent=2))
