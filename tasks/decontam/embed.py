@@ -9,8 +9,10 @@ numbers, commands and answer >= `embedding_min_info`) and the answers do not dif
 best-scored `embedding_max_share` of a chunk's prompts go on (`shortlist`); a sentence-
 embedding model (`tasks.embeddings`, all-MiniLM-L6-v2 offline by default) then scores each
 candidate pair, and cosine >= `embedding_threshold` is a hit. So the slow model sees a few
-prompts per thousand, not all of them. Item vectors are cached in `decontam_embeddings` by the
-stage.
+prompts per thousand, not all of them, and reads each as cheaply as the verdicts allow: the
+first `embedding_max_tokens` (128) tokens, in bfloat16 where the CPU has it, on one torch thread
+(`embedding_threads`; threads that wait on each other waste a shared machine's cores). Item
+vectors are cached in `decontam_embeddings` by the stage, under `vector_model`.
 """
 
 from __future__ import annotations

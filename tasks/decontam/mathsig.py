@@ -14,6 +14,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 _ASY = re.compile(r"\[asy\].*?(?:\[/asy\]|$)", re.DOTALL | re.IGNORECASE)
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
@@ -41,6 +42,7 @@ _GROUPED = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _FRACTION = re.compile(r"(-?)(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
 
 
+@lru_cache(maxsize=65536)  # a pool repeats few distinct numbers; the embedding layer asks per prompt
 def canonical_number(text: str) -> str:
     """'025' -> '25', '2.50' -> '2.5', '3.0' -> '3'."""
     if "." in text:
