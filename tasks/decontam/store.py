@@ -41,7 +41,11 @@ def cached_vectors(lake: Lake, model: str) -> dict[str, np.ndarray]:
 
 
 def stored_allowlist(lake: Lake, key: str) -> frozenset[str]:
-    table = lake.query("SELECT ngram FROM decontam_allowlist WHERE check_key = ? AND reason = 'pool'", [key])
+    """Pool boilerplate learned by earlier finished runs (those with a `runs` row): what a
+    killed run learned is left out, so the run that resumes it checks its chunks as the
+    uninterrupted run would have (each chunk learns its own on top of these)."""
+    table = lake.query("SELECT ngram FROM decontam_allowlist WHERE check_key = ? AND reason = 'pool' "
+                       "AND run_id IN (SELECT run_id FROM runs)", [key])
     return frozenset(table.column(0).to_pylist())
 
 

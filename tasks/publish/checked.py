@@ -15,7 +15,7 @@ PARTIAL = "partial"  # some released prompts were never checked
 CHECKED = "checked"
 
 # Settings that are plumbing or secrets' neighbours, not what a check means.
-_NOT_LAYERS = {"benchmarks", "batch_size", "embedding_batch_size", "judge", "judge_max_pairs"}
+_NOT_LAYERS = {"benchmarks", "batch_size", "embedding_batch_size", "embedding_threads", "judge", "judge_max_pairs"}
 
 
 def _json(text: str | None) -> dict:

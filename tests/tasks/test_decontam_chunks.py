@@ -69,3 +69,20 @@ def test_worker_processes_give_the_in_process_rows(lake, tmp_path, bench_dir):  
         mapped = run_decontam(other, settings(bench_dir), "run-1", shards=workers)
         assert rows(other) == rows(lake)
     assert (mapped.checked, mapped.contaminated) == (local.checked, local.contaminated) == (8, 4)
+
+
+def test_a_killed_runs_pool_boilerplate_is_not_used_by_the_run_that_resumes_it(lake):
+    """Pool boilerplate is learned chunk by chunk; what a killed run stored (no `runs` row)
+    must not make the resumed run flag less than the uninterrupted run would have."""
+    from datetime import UTC, datetime
+
+    from schemas.decontam import DecontamAllowlist
+    from tasks.decontam.store import stored_allowlist
+    from tasks.runs import record_run
+
+    with lake.transaction():
+        lake.insert_records([
+            DecontamAllowlist(check_key="k", ngram=f"gram {run}", reason="pool", count=9, run_id=run)
+            for run in ("finished", "killed")])
+    record_run(lake, run_id="finished", stage="decontaminate", started_at=datetime.now(UTC), params={}, stats={})
+    assert stored_allowlist(lake, "k") == frozenset({"gram finished"})
