@@ -42,7 +42,7 @@ def command(
 ) -> None:
     """Flag prompts that copy benchmark problems; each detection is a `contamination` row."""
     from flows.cli.common import run_sharded_stage
-    from flows.runtime.task_runners import parse
+    from flows.runtime.runner_spec import check
     from schemas.decontam import DEFAULT_EMBEDDING_MODEL, DecontamSettings
     from schemas.llm import EngineSettings
     from tasks.decontam.loading import resolve_sources
@@ -58,7 +58,7 @@ def command(
         sibling_policy=sibling_policy, embedding_max_share=embedding_max_share,
     )
     resolve_sources(settings.benchmarks)  # fail fast, before Prefect starts
-    parse(task_runner)  # a bad value or an unreachable scheduler: one line, before Prefect starts
+    check(task_runner)  # a bad value or an unreachable scheduler: one line, before Prefect starts
     if not quiet:
         log_progress()
     print_result(run_sharded_stage(ctx, "decontaminate", settings, task_runner))
