@@ -37,7 +37,7 @@ from tasks.ingest import store
 from tasks.ingest.mapping import RecordMapper
 from tasks.ingest.rows import Mapped, map_items
 from tasks.ingest.sources import Opened, SourceUnit, read_unit, resolve_units, unit_size
-from tasks.ingest.workers import CHUNK_BYTES, mapped_chunks, warm_up, worker_count
+from tasks.ingest.workers import CHUNK_BYTES, FileChangedWhileRead, mapped_chunks, warm_up, worker_count
 from tasks.progress import progress
 from tasks.readers.files import Bad, Item, jsonl_chunks, sniff_json_kind
 from tasks.runs import Funnel, now
@@ -205,7 +205,9 @@ def _batched(items: Iterable[Item], n: int) -> Iterator[list[Item]]:
 
 
 def _workers(unit: SourceUnit) -> int:
-    return worker_count(unit_size(unit)) if unit.format == "jsonl" and unit.is_file else 0
+    """Workers read the file's bytes at given places: a plain JSON lines file only."""
+    plain = unit.format == "jsonl" and unit.is_file and not unit.is_stdin and Path(unit.location).suffix != ".gz"
+    return worker_count(unit_size(unit)) if plain else 0
 
 
 def prepare_workers(units: list[SourceUnit]) -> None:
@@ -221,7 +223,7 @@ def _runs(unit: SourceUnit, opened: Opened, mapper: RecordMapper) -> Iterator[Ma
     word = _POSITION_WORD.get(unit.format, "row")
     workers = _workers(unit)
     if workers and opened.reader is not None:
-        return mapped_chunks(jsonl_chunks(opened.reader, CHUNK_BYTES), mapper, word, workers)
+        return mapped_chunks(unit.location, jsonl_chunks(opened.reader, CHUNK_BYTES), mapper, word, workers)
     return (map_items(items, mapper, word) for items in _batched(opened.items, PROGRESS_EVERY))
 
 
@@ -231,13 +233,16 @@ def _read_into(lake: Lake, unit: SourceUnit, source: SourceSettings, settings: I
     opened = read_unit(unit, source.split, source.hf_config)
     sink = progress()
     sink.start(f"{source.name}: {unit.source_file}", unit_size(unit))
+    changed = False
     try:
         with closing(_runs(unit, opened, _mapper(unit, source, settings))) as runs:
             _consume(lake, runs, opened, stats, batch, sink)
         sha = opened.finish()
+    except FileChangedWhileRead:  # a worker read other bytes than this process hashed
+        changed = True
     finally:
         opened.close()
-    if opened.changed():
+    if changed or opened.changed():
         raise _FileChanged(f"{unit.location} changed while it was read")
     sink.update(opened.position(), read=stats.read)
     sink.finish()

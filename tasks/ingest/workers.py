@@ -1,14 +1,17 @@
 """Tasks layer (ingest): JSON lines parsed and mapped by worker processes while this one writes.
 
 Parsing and mapping a record is Python work under one GIL; writing it is DuckDB's. For a large
-JSON lines file this process only reads (hashing what it reads), cuts the bytes into chunks of
-whole lines, and writes the rows that come back; worker processes turn each chunk into Arrow
-rows (`rows.map_items`), the very same code the single-process path runs, so rows, ids and
-quarantine reasons are the same whichever path read a file. Results are taken in file order.
+JSON lines file (not gzip) this process only reads (hashing what it reads), cuts the bytes into
+chunks of whole lines, and writes the rows that come back; worker processes read each chunk's
+bytes from the file themselves (only its place goes through the pipe, so the pool's queue never
+fills up) and turn them into Arrow rows (`rows.map_items`), the very same code the
+single-process path runs, so rows, ids and quarantine reasons are the same whichever path read
+a file. Results are taken in file order. A chunk whose bytes differ from what this process read
+(a CRC-32 of each side) means the file changed: `FileChangedWhileRead`.
 
-Workers come from a fork server started fresh (never a fork of this process, whose DuckDB
-threads may hold locks), which imports this module once; `warm_up` starts it early so its
-start overlaps opening the warehouse. A duplicate source id split across two chunks is found
+Workers come from the fork server `tasks.shards` starts (never a fork of this process, whose
+DuckDB threads may hold locks), which imports this module once; `warm_up` starts it early so
+its start overlaps opening the warehouse. A duplicate source id split across two chunks is found
 here: each chunk reports the ids it registered, and a chunk that repeats an earlier one is
 mapped again in this process against every id seen so far (rare: ids are mostly unique).
 """
@@ -20,12 +23,15 @@ import os
 import pickle
 import signal
 import threading
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from schemas.errors import UserError
+from tasks import shards
 from tasks.ingest.mapping import RecordMapper
 from tasks.ingest.rows import Mapped, map_items
 from tasks.readers.files import Chunk, Item, chunk_items
@@ -36,6 +42,7 @@ MIN_BYTES = 32 << 20  # below this, starting workers costs more CPU than they sa
 IN_FLIGHT = 2  # chunks queued per worker: enough to keep it busy, little memory
 CHUNK_BYTES = 2 << 20  # small: the first rows come back soon, the last worker finishes soon after the others
 
+_file = -1  # a worker's own descriptor of the file
 _mapper: RecordMapper | None = None
 _word = "line"
 
@@ -58,25 +65,26 @@ def worker_count(size: int | None) -> int:
     return min(cpus, most)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    context = multiprocessing.get_context("forkserver")
-    # The main module once here, not in every worker; pandas too: pyarrow imports it (when
-    # installed) on first use, which costs each worker a quarter of a second otherwise.
-    context.set_forkserver_preload(["__main__", __name__, "pandas"])
-    return context
+# Imported once in the fork server (shared with other stages' workers, `tasks.shards`): the main
+# module, else every worker imports it itself, and pandas, which pyarrow imports (when
+# installed) on first use, a quarter of a second per worker otherwise.
+_PRELOAD = ("__main__", __name__, "pandas")
 
 
 def warm_up() -> None:
-    """Start the fork server now (it imports this module in the background)."""
-    from multiprocessing import forkserver
-
-    _context()
-    forkserver.ensure_running()
+    """Start the fork server now (it imports the modules above in the background)."""
+    shards.warm_up(_PRELOAD)
 
 
-def _start(mapper: RecordMapper, word: str, lifeline: Connection) -> None:
-    global _mapper, _word
-    _mapper, _word = mapper, word
+def _context() -> multiprocessing.context.BaseContext:
+    warm_up()  # a no-op once the server runs
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _start(path: str, mapper: RecordMapper, word: str, lifeline: Connection) -> None:
+    global _file, _mapper, _word
+    _file, _mapper, _word = os.open(path, os.O_RDONLY), mapper, word
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; the lifeline ends us
     threading.Thread(target=_exit_with_parent, args=(lifeline,), daemon=True).start()
 
@@ -91,11 +99,34 @@ def _exit_with_parent(lifeline: Connection) -> None:
     os._exit(1)
 
 
-def _map_chunk(chunk: Chunk, track_ids: bool) -> bytes:
-    """Map one chunk. The rows go back pickled with protocol 5, which copies Arrow buffers once,
-    where the pool's own protocol 4 copies them twice more (a fifth less CPU to send them)."""
+def _map_span(span: _Span, track_ids: bool) -> bytes:
+    """Read and map one chunk. The rows go back pickled with protocol 5, which copies Arrow
+    buffers once, where the pool's own protocol 4 copies them twice more (a fifth less CPU)."""
     assert _mapper is not None
-    return pickle.dumps(map_items(chunk_items(chunk), _mapper, _word, track_ids), protocol=5)
+    data = os.pread(_file, span.length, span.offset)
+    if len(data) != span.length or zlib.crc32(data) != span.crc:
+        raise FileChangedWhileRead(f"bytes {span.offset}-{span.offset + span.length} changed")
+    mapped = map_items(chunk_items(Chunk(data, span.before, span.last, span.offset)), _mapper, _word, track_ids)
+    return pickle.dumps(mapped, protocol=5)
+
+
+class FileChangedWhileRead(Exception):
+    """A worker read other bytes than this process did at the same place of the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """Where a chunk lies in the file, and the CRC-32 of the bytes this process read there."""
+
+    offset: int
+    length: int
+    before: int
+    last: bool
+    crc: int
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> _Span:
+        return cls(chunk.offset, len(chunk.data), chunk.before, chunk.last, zlib.crc32(chunk.data))
 
 
 class _InOrder:
@@ -120,16 +151,19 @@ class _InOrder:
         return map_items(chunk_items(chunk), self.mapper, self.word)  # type: ignore[arg-type]
 
 
-def mapped_chunks(chunks: Iterator[Chunk | Item], mapper: RecordMapper, word: str, workers: int) -> Iterator[Mapped]:
-    """The runs of a JSON lines file, in order, mapped by `workers` processes."""
+def mapped_chunks(path: str, chunks: Iterator[Chunk | Item], mapper: RecordMapper, word: str,
+                  workers: int) -> Iterator[Mapped]:
+    """The runs of the JSON lines file at `path` (read as `chunks`), in order, mapped by
+    `workers` processes."""
     context = _context()
     lifeline, held = context.Pipe(duplex=False)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start, initargs=(mapper, word, lifeline))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start,
+                               initargs=(path, mapper, word, lifeline))
     order = _InOrder(mapper, word)
     finished = False
     try:
         for chunk in chunks:
-            future = pool.submit(_map_chunk, chunk, order.track_ids) if type(chunk) is Chunk else None
+            future = pool.submit(_map_span, _Span.of(chunk), order.track_ids) if type(chunk) is Chunk else None
             order.pending.append((chunk, future))
             while len(order.pending) > IN_FLIGHT * workers:
                 yield order.resolve()
@@ -137,8 +171,9 @@ def mapped_chunks(chunks: Iterator[Chunk | Item], mapper: RecordMapper, word: st
             yield order.resolve()
         finished = True
     finally:
-        # On an error (or a stop) nothing in flight is wanted: do not wait for it; the workers
-        # see their lifeline close and stop.
-        pool.shutdown(wait=finished, cancel_futures=not finished)
+        # On an error (or Ctrl-C, which workers ignore) the chunks not started are dropped and
+        # the pool is waited for: a worker stopped while it sends its rows would leave the pool's
+        # reader blocked on half a message. The lifeline is for a parent killed outright.
+        pool.shutdown(wait=True, cancel_futures=not finished)
         held.close()
         lifeline.close()

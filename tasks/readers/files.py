@@ -211,30 +211,34 @@ def _decode_line(line: bytes, number: int, long_digits: bool = True) -> Item:
 class Chunk:
     """A run of whole JSON lines of a file: `data` ends with a newline, or is the file's last line
     without one (`last`); `before` is how many lines precede it, so its items number themselves
-    and any process can parse it: a line's item depends only on the line and its number."""
+    and any process can parse it: a line's item depends only on the line and its number.
+    `offset` is where `data` starts in the file (in its decompressed bytes, for gzip)."""
 
     data: bytes
     before: int
     last: bool = False
+    offset: int = 0
 
 
 def jsonl_chunks(reader: FileReader, size: int | None = None) -> Iterator[Chunk | Item]:
     """The file as line-aligned chunks of about `size` bytes (default `BLOCK`; a BOM dropped),
     then, if reading failed, one `unreadable_file` item."""
-    number, tail, size = 0, b"", size or BLOCK
+    number, tail, size, read = 0, b"", size or BLOCK, 0
     try:
         for block in iter(lambda: reader.stream.read(size), b""):
+            at = read - len(tail)  # where `data` starts
+            read += len(block)
             if number == 0 and not tail and block.startswith(b"\xef\xbb\xbf"):
-                block = block[3:]
+                block, at = block[3:], at + 3
             data = tail + block if tail else block
             cut = data.rfind(b"\n") + 1
             tail = data[cut:]
             if cut:
                 whole = data[:cut] if tail else data
-                yield Chunk(whole, number)
+                yield Chunk(whole, number, offset=at)
                 number += whole.count(b"\n")
         if tail.strip():
-            yield Chunk(tail, number, last=True)
+            yield Chunk(tail, number, last=True, offset=read - len(tail))
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         yield "file", Bad("unreadable_file", f"read failed: {exc}")
 

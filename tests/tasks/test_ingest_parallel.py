@@ -232,3 +232,69 @@ def test_worker_count_follows_size_and_the_environment(monkeypatch):
     with pytest.raises(UserError, match="TEACHABLE_INGEST_WORKERS must be a whole number") as caught:
         workers.worker_count(big)
     assert "\n" not in str(caught.value)
+
+
+def test_a_file_rewritten_in_place_under_the_workers_keeps_no_rows(lake, tmp_path, monkeypatch):
+    """Same size, same mtime, same inode: only the workers' check of the bytes they read sees it."""
+    path = _write_pool(tmp_path / "p.jsonl")
+    _force_workers(monkeypatch, 2000)
+    real = stage.jsonl_chunks
+
+    def rewriting(reader, size=None):
+        for n, chunk in enumerate(real(reader, size)):
+            if n == 3:  # this process read these bytes already; the worker has not yet
+                before = os.stat(path)
+                with open(path, "r+b") as handle:
+                    handle.seek(chunk.offset)
+                    handle.write(chunk.data.replace(b"Problem", b"Changed"))
+                os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            yield chunk
+
+    monkeypatch.setattr(stage, "jsonl_chunks", rewriting)
+    totals = stage.ingest_source(lake, SourceSettings(name="s", paths=[str(path)]), IngestSettings(), "run").totals()
+    assert (totals["read"], totals["ingested"], totals["quarantine_reasons"]) == (1, 0, {"file_changed": 1})
+    assert lake.count("prompts") == 0
+
+
+def test_an_error_while_writing_stops_the_workers_and_returns(lake, tmp_path, monkeypatch):
+    psutil = pytest.importorskip("psutil")
+    path = _write_pool(tmp_path / "p.jsonl")
+    _force_workers(monkeypatch, 500)
+
+    def failing(self, lake_):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(stage._Batch, "flush", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        stage.ingest_source(lake, SourceSettings(name="s", paths=[str(path)]), IngestSettings(batch_size=50), "r")
+    workers = [p for c in psutil.Process().children() for p in c.children()]  # the fork server's
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == [] and lake.count("prompts") == 0
+
+
+def test_ctrl_c_stops_an_ingest_and_its_workers_promptly(home, tmp_path):
+    """SIGINT reaches the whole process group: the workers ignore it and finish the rows they are
+    sending, the parent stops; nothing may hang on a half-sent message."""
+    psutil = pytest.importorskip("psutil")
+    pool = tmp_path / "pool.jsonl"
+    pool.write_bytes(b"".join(b'{"problem": "problem %d"}\n' % i for i in range(200_000)))
+    script = (
+        "from warehouse.home import Home; from warehouse.lake import Lake; from tasks.ingest import stage;"
+        "from schemas.config import SourceSettings, IngestSettings;"
+        "stage.worker_count = lambda size: 2; stage.CHUNK_BYTES = 4096;"
+        f"lake = Lake(Home.resolve({str(home.root)!r}));"
+        f"stage.ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=5000), 'r')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    deadline = time.time() + 120
+    workers: list = []
+    while time.time() < deadline and (len(workers) < 2 or not any(home.data.rglob("*.parquet"))):
+        workers = [p for c in parent.children() for p in c.children()]
+        time.sleep(0.05)
+    assert len(workers) >= 2, "no worker processes started"
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) != 0
+    _, alive = psutil.wait_procs(workers, timeout=20)
+    assert alive == []
