@@ -265,9 +265,14 @@ def test_an_error_while_writing_stops_the_workers_and_returns(lake, tmp_path, mo
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(stage._Batch, "flush", failing)
+
+    def grandchildren() -> list:  # the fork server's workers, and other fixtures' (a model server's engine)
+        return [p for c in psutil.Process().children() for p in c.children()]
+
+    before = {p.pid for p in grandchildren()}
     with pytest.raises(RuntimeError, match="disk full"):
         stage.ingest_source(lake, SourceSettings(name="s", paths=[str(path)]), IngestSettings(batch_size=50), "r")
-    workers = [p for c in psutil.Process().children() for p in c.children()]  # the fork server's
+    workers = [p for p in grandchildren() if p.pid not in before]
     _, alive = psutil.wait_procs(workers, timeout=20)
     assert alive == [] and lake.count("prompts") == 0
 
