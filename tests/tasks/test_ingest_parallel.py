@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -187,17 +188,23 @@ def test_written_rows_leave_memory_before_the_commit(lake):
     assert lake.count("prompts") == 60_000
 
 
-def test_a_killed_ingest_takes_its_workers_along_and_leaves_no_rows(home, tmp_path):
-    psutil = pytest.importorskip("psutil")
+def _big_ingest_script(home, tmp_path) -> tuple[Path, str]:
+    """A `python -c` script ingesting a 200k-record file with two workers and small chunks (long
+    enough to be interrupted mid-way), and that file."""
     pool = tmp_path / "pool.jsonl"
     pool.write_bytes(b"".join(b'{"problem": "problem %d"}\n' % i for i in range(200_000)))
-    script = (
+    return pool, (
         "from warehouse.home import Home; from warehouse.lake import Lake; from tasks.ingest import stage;"
         "from schemas.config import SourceSettings, IngestSettings;"
         "stage.worker_count = lambda size: 2; stage.CHUNK_BYTES = 4096;"
         f"lake = Lake(Home.resolve({str(home.root)!r}));"
         f"stage.ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=5000), 'r')"
     )
+
+
+def test_a_killed_ingest_takes_its_workers_along_and_leaves_no_rows(home, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    pool, script = _big_ingest_script(home, tmp_path)
     proc = subprocess.Popen([sys.executable, "-c", script])
     parent = psutil.Process(proc.pid)
     deadline = time.time() + 120
@@ -281,15 +288,7 @@ def test_ctrl_c_stops_an_ingest_and_its_workers_promptly(home, tmp_path):
     """SIGINT reaches the whole process group: the workers ignore it and finish the rows they are
     sending, the parent stops; nothing may hang on a half-sent message."""
     psutil = pytest.importorskip("psutil")
-    pool = tmp_path / "pool.jsonl"
-    pool.write_bytes(b"".join(b'{"problem": "problem %d"}\n' % i for i in range(200_000)))
-    script = (
-        "from warehouse.home import Home; from warehouse.lake import Lake; from tasks.ingest import stage;"
-        "from schemas.config import SourceSettings, IngestSettings;"
-        "stage.worker_count = lambda size: 2; stage.CHUNK_BYTES = 4096;"
-        f"lake = Lake(Home.resolve({str(home.root)!r}));"
-        f"stage.ingest_source(lake, SourceSettings(name='big', paths=[{str(pool)!r}]), IngestSettings(batch_size=5000), 'r')"
-    )
+    pool, script = _big_ingest_script(home, tmp_path)
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parent = psutil.Process(proc.pid)
